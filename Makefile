@@ -1,0 +1,89 @@
+# Douyin customer-service simulator. `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL := models/douyin-cs.tar.gz
+ACTION_PORT ?= 5055
+RASA_PORT ?= 5005
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: help install venv spacy train test lint format validate test-nlu test-stories pytest \
+	actions run shell compare-configs lock clean
+
+help:
+	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
+	@echo "make test             ruff, rasa data validate, pytest, NLU evaluation, story tests"
+	@echo "make shell            chat in the terminal (starts the action server too)"
+	@echo "make run              serve the bot over HTTP (REST channel on :$(RASA_PORT))"
+	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
+
+install: venv spacy train
+
+venv: $(BIN)/rasa
+
+$(BIN)/rasa: requirements.lock
+	test -x $(BIN)/python || "$$(sh scripts/find_python.sh)" -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==24.3.1
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $(BIN)/rasa
+	mkdir -p var results
+
+spacy: spacy_zh/meta.json
+
+spacy_zh/meta.json: scripts/build_spacy_model.py knowledge/entities.yml | venv
+	$(BIN)/python scripts/build_spacy_model.py
+
+train: $(MODEL)
+
+$(MODEL): config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) components/*.py spacy_zh/meta.json
+	$(BIN)/rasa train --fixed-model-name douyin-cs --out models
+	touch $(MODEL)
+
+test: lint validate pytest test-nlu test-stories
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate:
+	$(BIN)/rasa data validate --fail-on-warnings
+
+pytest: $(MODEL)
+	$(BIN)/python -m pytest
+
+# Intent report and confusion matrix on the held-out file (pytest asserts the accuracy).
+test-nlu: $(MODEL)
+	$(BIN)/rasa test nlu -m $(MODEL) --nlu tests/nlu_holdout.yml --out results/nlu
+
+# rasa test exits 0 on failed stories unless told otherwise.
+test-stories: $(MODEL)
+	$(BIN)/rasa test core -m $(MODEL) --stories tests/test_stories.yml --out results/stories \
+		--fail-on-prediction-errors
+
+actions:
+	$(BIN)/rasa run actions --actions actions --port $(ACTION_PORT)
+
+run: $(MODEL)
+	$(BIN)/python scripts/serve.py --model $(MODEL)
+
+shell: $(MODEL)
+	$(BIN)/python scripts/serve.py --model $(MODEL) --shell
+
+compare-configs:
+	$(BIN)/python scripts/compare_configs.py
+
+lock:
+	$(BIN)/pip install --quiet -r requirements.in
+	(echo "# Exact versions of every package (make lock regenerates it from requirements.in)."; \
+		$(BIN)/pip freeze | grep -v "^-e") > requirements.lock
+
+clean:
+	rm -rf models results spacy_zh .pytest_cache

@@ -1,0 +1,1 @@
+"""Custom actions of the Douyin customer-service simulator, one module per concern."""

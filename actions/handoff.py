@@ -1,0 +1,61 @@
+"""Transfer to a human agent under the article's rules: queue in service hours, else a ticket offer."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import clock, knowledge, store
+from actions.answers import green_channel
+from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now
+
+
+def transfer_to_human(
+    dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, description: str
+) -> List[EventType]:
+    """Queues the conversation when agents are on duty; otherwise says what is open and offers a ticket."""
+    now = clock.now()
+    availability = human_availability(now)
+    if availability.on_duty:
+        position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
+        low, high = estimated_wait_minutes(position, availability.peak)
+        wait = f"{low}-{high}分钟" + ("（高峰时段，最长约30分钟）" if availability.peak else "")
+        dispatcher.utter_message(
+            response="utter_queued",
+            topic_title=knowledge.topic_title(topic),
+            position=position,
+            wait=wait,
+            hours=availability.hours,
+        )
+    else:
+        channel_ids = open_channels_now(now)
+        green = green_channel(topic, description)
+        if green:
+            channel_ids = [green] + [c for c in channel_ids if c != green]
+        dispatcher.utter_message(
+            response="utter_after_hours",
+            clock=now.strftime("%H:%M"),
+            hours=availability.hours,
+            reopens=availability.reopens,
+            open_channels=knowledge.channel_lines(channel_ids),
+        )
+    return [SlotSet("human_requested", False)]
+
+
+class ActionTransferHuman(Action):
+    def name(self) -> str:
+        return "action_transfer_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        topic = tracker.get_slot("topic")
+        if not topic:
+            # A person needs to know what the case is about: ask once, then transfer (smart_answer).
+            dispatcher.utter_message(response="utter_ask_problem_for_human")
+            return [SlotSet("human_requested", True)]
+        description = tracker.get_slot("problem_text") or knowledge.topic_title(topic)
+        return transfer_to_human(dispatcher, tracker, topic, description)

@@ -1,0 +1,64 @@
+"""After a smart answer: solved (ask for a rating), not solved (one more step, then a human)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import clock, store
+from actions.answers import next_step_answer
+from actions.parsing import find_rating
+
+NO_TOPIC = "unknown"
+
+
+class ActionHandleSolved(Action):
+    def name(self) -> str:
+        return "action_handle_solved"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        dispatcher.utter_message(response="utter_ask_rating")
+        return []
+
+
+class ActionHandleUnsolved(Action):
+    def name(self) -> str:
+        return "action_handle_unsolved"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        topic = tracker.get_slot("topic")
+        if not topic:
+            dispatcher.utter_message(response="utter_ask_what_problem")
+            return []
+        next_step = None if tracker.get_slot("next_step_given") else next_step_answer(topic)
+        if next_step:
+            dispatcher.utter_message(response="utter_next_step", next_step=next_step)
+            dispatcher.utter_message(response="utter_ask_resolved")
+            return [SlotSet("next_step_given", True)]
+        dispatcher.utter_message(response="utter_offer_human")
+        return []
+
+
+class ActionSaveRating(Action):
+    def name(self) -> str:
+        return "action_save_rating"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        entity = next(tracker.get_latest_entity_values("rating"), None)
+        score = find_rating(str(entity)) if entity else find_rating(tracker.latest_message.get("text"))
+        if score is None:
+            dispatcher.utter_message(response="utter_ask_rating_again")
+            return []
+        topic = tracker.get_slot("topic") or NO_TOPIC
+        store.save_rating(tracker.sender_id, topic, score, clock.now())
+        dispatcher.utter_message(response="utter_rating_saved", score=score)
+        return []

@@ -1,0 +1,184 @@
+"""The service's own records in SQL: tickets, the human-agent queue and satisfaction ratings.
+
+A SQLite file by default (var/service.db); set CS_DATABASE_URL (any SQLAlchemy URL, e.g.
+postgresql://user:pass@host/db) to use another database. Tables are created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from actions.clock import SERVICE_TIMEZONE
+from actions.parsing import format_ticket_number
+
+DATABASE_URL_VARIABLE = "CS_DATABASE_URL"
+DEFAULT_SQLITE_FILE = Path(__file__).resolve().parent.parent / "var" / "service.db"
+TICKET_PREFIX = "DY"
+
+metadata = MetaData()
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("number", String(32), unique=True, index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("topic", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("contact_channel", String(16), nullable=False),
+    Column("contact_detail", String(255), nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
+)
+
+handoff_queue = Table(
+    "handoff_queue",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("topic", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="waiting"),  # waiting | taken | closed
+    Column("enqueued_at", DateTime, nullable=False),  # naive UTC
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("topic", String(64), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),  # naive UTC
+)
+
+
+def database_url() -> str:
+    return os.environ.get(DATABASE_URL_VARIABLE) or f"sqlite:///{DEFAULT_SQLITE_FILE}"
+
+
+@lru_cache(maxsize=None)
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+def engine() -> Engine:
+    return _engine_for(database_url())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def to_service_time(stored: datetime) -> datetime:
+    return stored.replace(tzinfo=timezone.utc).astimezone(SERVICE_TIMEZONE)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    number: str
+    conversation_id: str
+    topic: str
+    description: str
+    contact_channel: str
+    contact_detail: str
+    status: str
+    created_at: datetime  # in the service's timezone
+
+
+def create_ticket(
+    conversation_id: str,
+    topic: str,
+    description: str,
+    contact_channel: str,
+    contact_detail: str,
+    now: datetime,
+) -> Ticket:
+    """Stores a ticket and gives it its number, in one transaction: it exists whole or not at all."""
+    with engine().begin() as connection:
+        row_id = connection.execute(
+            tickets.insert().values(
+                conversation_id=conversation_id,
+                topic=topic,
+                description=description,
+                contact_channel=contact_channel,
+                contact_detail=contact_detail,
+                status="open",
+                created_at=_utc(now),
+            )
+        ).inserted_primary_key[0]
+        # The row id is unique in the database, so the number is too, whichever process creates it.
+        number = format_ticket_number(TICKET_PREFIX, now.strftime("%Y%m%d"), row_id)
+        connection.execute(tickets.update().where(tickets.c.id == row_id).values(number=number))
+    return find_ticket(number)
+
+
+def find_ticket(number: str) -> Optional[Ticket]:
+    with engine().connect() as connection:
+        row = connection.execute(select(tickets).where(tickets.c.number == number)).first()
+    if row is None:
+        return None
+    return Ticket(
+        number=row.number,
+        conversation_id=row.conversation_id,
+        topic=row.topic,
+        description=row.description,
+        contact_channel=row.contact_channel,
+        contact_detail=row.contact_detail,
+        status=row.status,
+        created_at=to_service_time(row.created_at),
+    )
+
+
+def enqueue_for_human(conversation_id: str, topic: str, description: str, now: datetime) -> int:
+    """Puts the conversation in the human-agent queue (once) and returns its 1-based position."""
+    with engine().begin() as connection:
+        waiting = handoff_queue.c.status == "waiting"
+        entry_id = connection.execute(
+            select(handoff_queue.c.id).where(waiting, handoff_queue.c.conversation_id == conversation_id)
+        ).scalar()
+        if entry_id is None:
+            entry_id = connection.execute(
+                handoff_queue.insert().values(
+                    conversation_id=conversation_id,
+                    topic=topic,
+                    description=description,
+                    status="waiting",
+                    enqueued_at=_utc(now),
+                )
+            ).inserted_primary_key[0]
+        return connection.execute(
+            select(func.count()).where(waiting, handoff_queue.c.id <= entry_id)
+        ).scalar_one()
+
+
+def save_rating(conversation_id: str, topic: str, score: int, now: datetime) -> None:
+    with engine().begin() as connection:
+        connection.execute(
+            ratings.insert().values(
+                conversation_id=conversation_id, topic=topic, score=score, created_at=_utc(now)
+            )
+        )

@@ -1,0 +1,126 @@
+"""Tickets (工单): the form that collects one, its creation, and the status look-up."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import clock, knowledge, store
+from actions.parsing import find_ticket_number, normalize_contact
+
+GENERAL_TOPIC = "contact_general"
+# Words that pick a reply channel, checked in this order.
+CHANNEL_WORDS = (
+    ("email", ("邮", "mail", "e-mail")),
+    ("app", ("站内", "app", "私信", "消息", "抖音号")),
+    ("phone", ("电话", "手机", "回访", "phone", "call")),
+)
+
+
+def contact_channel_from(text: str) -> Optional[str]:
+    lowered = text.lower()
+    return next((key for key, words in CHANNEL_WORDS if any(w in lowered for w in words)), None)
+
+
+def _labels() -> Dict[str, str]:
+    return knowledge.handoff_rules()["ticket"]
+
+
+class ValidateTicketForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    def validate_problem_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        text = str(value or "").strip()
+        if not text:
+            dispatcher.utter_message(response="utter_ask_problem_text")
+            return {"problem_text": None}
+        intent = tracker.latest_message.get("intent", {}).get("name")
+        slots: Dict[str, Any] = {"problem_text": text[:2000]}
+        if knowledge.topic(intent) is not None and not tracker.get_slot("topic"):
+            slots["topic"] = intent
+        return slots
+
+    def validate_contact_channel(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        channel = contact_channel_from(str(value or ""))
+        if channel is None:
+            dispatcher.utter_message(response="utter_invalid_contact_channel")
+        return {"contact_channel": channel}
+
+    def validate_contact_detail(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        detail = normalize_contact(tracker.get_slot("contact_channel") or "app", str(value or ""))
+        if detail is None:
+            dispatcher.utter_message(response="utter_invalid_contact_detail")
+        return {"contact_detail": detail}
+
+
+class ActionCreateTicket(Action):
+    def name(self) -> str:
+        return "action_create_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        topic = tracker.get_slot("topic") or GENERAL_TOPIC
+        channel = tracker.get_slot("contact_channel")
+        ticket = store.create_ticket(
+            conversation_id=tracker.sender_id,
+            topic=topic,
+            description=tracker.get_slot("problem_text") or knowledge.topic_title(topic),
+            contact_channel=channel,
+            contact_detail=tracker.get_slot("contact_detail"),
+            now=clock.now(),
+        )
+        labels = _labels()
+        dispatcher.utter_message(
+            response="utter_ticket_created",
+            ticket_number=ticket.number,
+            topic_title=knowledge.topic_title(topic),
+            contact_label=labels["contact_channels"][channel],
+            status=labels["statuses"][ticket.status],
+        )
+        return [
+            SlotSet("ticket_number", ticket.number),
+            SlotSet("contact_channel", None),
+            SlotSet("contact_detail", None),
+        ]
+
+
+class ActionQueryTicket(Action):
+    def name(self) -> str:
+        return "action_query_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        entity = next(tracker.get_latest_entity_values("ticket_id"), None)
+        number = (
+            find_ticket_number(entity)
+            or find_ticket_number(tracker.latest_message.get("text"))
+            or tracker.get_slot("ticket_number")
+        )
+        if not number:
+            dispatcher.utter_message(response="utter_ask_ticket_number")
+            return []
+        ticket = store.find_ticket(number)
+        if ticket is None:
+            dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
+            return []
+        dispatcher.utter_message(
+            response="utter_ticket_status",
+            ticket_number=ticket.number,
+            topic_title=knowledge.topic_title(ticket.topic),
+            status=_labels()["statuses"].get(ticket.status, ticket.status),
+            created_at=ticket.created_at.strftime("%Y-%m-%d %H:%M"),
+        )
+        return []

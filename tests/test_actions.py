@@ -1,0 +1,245 @@
+"""Every custom action against the real knowledge files and a real SQLite database."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import knowledge, store
+from actions.handoff import ActionTransferHuman
+from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
+from actions.session import ActionSessionStart
+from actions.smart_answer import ActionAnswerTopic, ActionSuggestTopics
+from actions.tickets import ActionCreateTicket, ActionQueryTicket, ValidateTicketForm
+from tests.conftest import make_tracker, run_action, slot_events
+
+
+def texts(messages) -> str:
+    return "\n".join(m.get("text") or "" for m in messages)
+
+
+def responses(messages) -> list:
+    return [m.get("response") for m in messages]
+
+
+@pytest.mark.parametrize("topic", sorted(knowledge.topics()))
+def test_every_topic_is_answered_with_its_channels(topic) -> None:
+    messages, events = run_action(ActionAnswerTopic(), make_tracker(topic, "问个问题"))
+    answer = messages[0]["text"]
+    info = knowledge.topic(topic)
+    assert answer.startswith(f"【{info['title']}】")
+    for channel_id in info["channels"]:
+        assert knowledge.channel(channel_id)["contact"] in answer
+    followup = "utter_green_channel" if info.get("green") else "utter_ask_resolved"
+    assert responses(messages)[1] == followup
+    assert slot_events(events) == {
+        "topic": topic,
+        "problem_text": "问个问题",
+        "next_step_given": False,
+    }
+
+
+def test_session_starts_with_the_disclaimer() -> None:
+    messages, events = run_action(ActionSessionStart(), make_tracker())
+    assert responses(messages) == ["utter_disclaimer"]
+    assert [e["event"] for e in events] == ["session_started", "action"]
+
+
+def test_urgent_ban_goes_to_the_emergency_green_channel() -> None:
+    calm, _ = run_action(ActionAnswerTopic(), make_tracker("account_ban", "号被封了"))
+    urgent, _ = run_action(ActionAnswerTopic(), make_tracker("account_ban", "号被封了很急"))
+    assert responses(calm)[1] == "utter_ask_resolved"
+    assert "48小时" in urgent[0]["text"] and responses(urgent)[1] == "utter_green_channel"
+
+
+def test_stolen_account_gets_the_security_line_first() -> None:
+    messages, _ = run_action(ActionAnswerTopic(), make_tracker("account_stolen", "号被盗了"))
+    lines = messages[0]["text"].splitlines()
+    assert "1010-9008" in lines[1]
+    assert messages[1]["channel_name"] == knowledge.channel("emergency_line")["name"]
+
+
+def test_minors_answer_says_the_article_gives_no_number() -> None:
+    messages, _ = run_action(ActionAnswerTopic(), make_tracker("minors_protection", "孩子乱充值"))
+    assert "文章未给出专线号码" in messages[0]["text"]
+
+
+def test_region_puts_its_line_first() -> None:
+    tracker = make_tracker("phone_hotline", "我在香港", slots={"region": "香港"})
+    messages, _ = run_action(ActionAnswerTopic(), tracker)
+    assert "852-8192-2556" in messages[0]["text"].splitlines()[1]
+    abroad = make_tracker("contact_general", "人在国外", slots={"region": "美国"})
+    messages, _ = run_action(ActionAnswerTopic(), abroad)
+    assert "+86-28-8435-5566" in messages[0]["text"].splitlines()[1]
+
+
+def test_city_puts_its_center_first() -> None:
+    tracker = make_tracker("offline_center", "上海的线下网点", slots={"city": "上海"})
+    messages, _ = run_action(ActionAnswerTopic(), tracker)
+    assert "上海浦东" in messages[0]["text"].splitlines()[1]
+
+
+def test_button_press_stores_the_topic_title_as_the_users_words() -> None:
+    _, events = run_action(ActionAnswerTopic(), make_tracker("throttling", "/throttling"))
+    assert slot_events(events)["problem_text"] == knowledge.topic_title("throttling")
+
+
+def test_low_confidence_offers_the_closest_topics() -> None:
+    ranking = [
+        {"name": "nlu_fallback", "confidence": 0.4},
+        {"name": "greet", "confidence": 0.3},
+        {"name": "throttling", "confidence": 0.2},
+        {"name": "account_ban", "confidence": 0.1},
+    ]
+    tracker = make_tracker("nlu_fallback", "嗯那个", ranking=ranking)
+    messages, _ = run_action(ActionSuggestTopics(), tracker)
+    payloads = [b["payload"] for b in messages[0]["buttons"]]
+    assert payloads == ["/throttling", "/account_ban", "/request_human"]
+
+
+def test_solved_asks_for_a_rating_and_the_rating_is_stored(database) -> None:
+    messages, _ = run_action(ActionHandleSolved(), make_tracker("affirm_solved"))
+    assert responses(messages) == ["utter_ask_rating"]
+    tracker = make_tracker("rate", "给4分", slots={"topic": "throttling"}, sender_id="u-rate")
+    messages, _ = run_action(ActionSaveRating(), tracker)
+    assert messages[0]["score"] == 4
+    with store.engine().connect() as connection:
+        rows = connection.execute(store.ratings.select()).fetchall()
+    assert [(r.conversation_id, r.topic, r.score) for r in rows] == [("u-rate", "throttling", 4)]
+
+
+def test_rating_from_a_button_entity_wins_over_the_text() -> None:
+    entities = [{"entity": "rating", "value": "2"}]
+    tracker = make_tracker("rate", '/rate{"rating":"2"}', entities=entities)
+    messages, _ = run_action(ActionSaveRating(), tracker)
+    assert messages[0]["score"] == 2
+
+
+def test_unclear_rating_asks_again() -> None:
+    messages, _ = run_action(ActionSaveRating(), make_tracker("rate", "还可以吧哈哈"))
+    assert responses(messages) == ["utter_ask_rating_again"]
+
+
+def test_unsolved_gives_one_more_step_then_offers_a_human() -> None:
+    first, events = run_action(
+        ActionHandleUnsolved(), make_tracker("deny_unsolved", slots={"topic": "report_content"})
+    )
+    assert "jubao@douyin.com" in first[0]["next_step"]
+    assert responses(first) == ["utter_next_step", "utter_ask_resolved"]
+    assert slot_events(events) == {"next_step_given": True}
+    tracker = make_tracker("deny_unsolved", slots={"topic": "report_content", "next_step_given": True})
+    second, _ = run_action(ActionHandleUnsolved(), tracker)
+    assert responses(second) == ["utter_offer_human"]
+
+
+def test_unsolved_without_a_next_step_offers_a_human_at_once() -> None:
+    tracker = make_tracker("deny_unsolved", slots={"topic": "phone_hotline"})
+    messages, _ = run_action(ActionHandleUnsolved(), tracker)
+    assert responses(messages) == ["utter_offer_human"]
+
+
+def test_human_request_without_topic_asks_for_the_problem_first(sim_now) -> None:
+    sim_now("10:00")
+    messages, events = run_action(ActionTransferHuman(), make_tracker("request_human", "转人工"))
+    assert responses(messages) == ["utter_ask_problem_for_human"]
+    assert slot_events(events) == {"human_requested": True}
+    tracker = make_tracker("account_ban", "号被封了", slots={"human_requested": True})
+    messages, events = run_action(ActionAnswerTopic(), tracker)
+    assert responses(messages) == ["utter_queued"]
+    assert slot_events(events)["human_requested"] is False
+
+
+def test_in_hours_transfer_queues_with_position_and_wait(sim_now) -> None:
+    sim_now("10:00")
+    # "a" asking again keeps its place instead of queueing twice
+    for user, expected in [("a", 1), ("b", 2), ("a", 1)]:
+        tracker = make_tracker("request_human", slots={"topic": "throttling"}, sender_id=user)
+        messages, _ = run_action(ActionTransferHuman(), tracker)
+        assert messages[0]["position"] == expected
+    assert messages[0]["wait"] == "2-5分钟"
+    assert messages[0]["hours"] == "9:00-21:00"
+
+
+def test_peak_transfer_warns_of_up_to_30_minutes(sim_now) -> None:
+    sim_now("20:00")
+    tracker = make_tracker("request_human", slots={"topic": "throttling"})
+    messages, _ = run_action(ActionTransferHuman(), tracker)
+    assert "30分钟" in messages[0]["wait"]
+
+
+@pytest.mark.parametrize(
+    "moment, first_line, reopens",
+    [("22:30", "400-992-2556", "明天 9:00"), ("02:00", "feedback@douyin.com", "今天 9:00")],
+)
+def test_after_hours_names_the_open_channel_and_offers_a_ticket(sim_now, moment, first_line, reopens) -> None:
+    sim_now(moment)
+    tracker = make_tracker("request_human", slots={"topic": "recharge_refund"})
+    messages, _ = run_action(ActionTransferHuman(), tracker)
+    message = messages[0]
+    assert message["response"] == "utter_after_hours"
+    assert first_line in message["open_channels"].splitlines()[0]
+    assert message["reopens"] == reopens and message["clock"] == moment
+    with store.engine().connect() as connection:
+        assert connection.execute(store.handoff_queue.select()).fetchall() == []
+
+
+def test_after_hours_green_topic_names_its_line_first(sim_now) -> None:
+    sim_now("02:00")
+    tracker = make_tracker("request_human", slots={"topic": "account_stolen"})
+    messages, _ = run_action(ActionTransferHuman(), tracker)
+    assert "1010-9008" in messages[0]["open_channels"].splitlines()[0]
+
+
+def test_ticket_form_validation() -> None:
+    form = ValidateTicketForm()
+    tracker = make_tracker("account_ban", "我号被封了三天")
+    assert form.validate_problem_text("我号被封了三天", None, tracker, {}) == {
+        "problem_text": "我号被封了三天",
+        "topic": "account_ban",
+    }
+    dispatcher = CollectingDispatcher()
+    assert form.validate_contact_channel("邮件回复", dispatcher, tracker, {}) == {"contact_channel": "email"}
+    assert form.validate_contact_channel("随便", dispatcher, tracker, {}) == {"contact_channel": None}
+    email_tracker = make_tracker(slots={"contact_channel": "email"})
+    assert form.validate_contact_detail("a@b.cn", dispatcher, email_tracker, {}) == {
+        "contact_detail": "a@b.cn"
+    }
+    assert form.validate_contact_detail("abc", dispatcher, email_tracker, {}) == {"contact_detail": None}
+    assert responses(dispatcher.messages) == [
+        "utter_invalid_contact_channel",
+        "utter_invalid_contact_detail",
+    ]
+
+
+def test_ticket_is_created_numbered_and_found(sim_now) -> None:
+    sim_now("22:30")
+    slots = {
+        "topic": "recharge_refund",
+        "problem_text": "充值了100抖币没到账",
+        "contact_channel": "phone",
+        "contact_detail": "13800138000",
+    }
+    messages, events = run_action(ActionCreateTicket(), make_tracker(slots=slots, sender_id="u1"))
+    number = messages[0]["ticket_number"]
+    assert number == "DY20261125-000001"
+    assert slot_events(events)["ticket_number"] == number
+    ticket = store.find_ticket(number)
+    assert (ticket.conversation_id, ticket.description, ticket.status) == (
+        "u1",
+        "充值了100抖币没到账",
+        "open",
+    )
+    assert ticket.created_at.strftime("%H:%M") == "22:30"
+    second, _ = run_action(ActionCreateTicket(), make_tracker(slots=slots, sender_id="u2"))
+    assert second[0]["ticket_number"] == "DY20261125-000002"
+
+    found, _ = run_action(ActionQueryTicket(), make_tracker("query_ticket", f"查询工单 {number}"))
+    assert found[0]["response"] == "utter_ticket_status" and found[0]["ticket_number"] == number
+
+
+def test_ticket_query_without_number_uses_the_conversations_ticket_or_asks() -> None:
+    messages, _ = run_action(ActionQueryTicket(), make_tracker("query_ticket", "我的工单呢"))
+    assert responses(messages) == ["utter_ask_ticket_number"]
+    tracker = make_tracker("query_ticket", "查一下", slots={"ticket_number": "DY20261125-000009"})
+    messages, _ = run_action(ActionQueryTicket(), tracker)
+    assert messages[0]["response"] == "utter_ticket_not_found"

@@ -1,0 +1,81 @@
+"""Parsing of what users type: ticket numbers, ratings, urgency, contact details, normalization."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions.parsing import find_rating, find_ticket_number, is_urgent, normalize_contact
+from components.chinese_normalizer import normalize_text
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("查询工单 DY20261125-000123", "DY20261125-000123"),
+        ("dy20261125000123 到哪了", "DY20261125-000123"),
+        ("工单号：DY 20261125 - 000042", "DY20261125-000042"),
+        ("我的工单呢", None),
+        ("DY2026112-000123", None),
+        ("XDY20261125-000123", None),
+        (None, None),
+    ],
+)
+def test_find_ticket_number(text, expected) -> None:
+    assert find_ticket_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5", 5),
+        ("给个4分吧", 4),
+        ("三分", 3),
+        ("⭐⭐", 2),
+        ("非常满意", 5),
+        ("很不满意", 1),
+        ("一般般", 3),
+        ("10分", None),
+        ("哈哈", None),
+    ],
+)
+def test_find_rating(text, expected) -> None:
+    assert find_rating(text) == expected
+
+
+def test_is_urgent() -> None:
+    assert is_urgent("号被封了，很急！", ["急"])
+    assert not is_urgent("号被封了", ["急"])
+
+
+@pytest.mark.parametrize(
+    "channel, value, expected",
+    [
+        ("phone", "138 0013 8000", "13800138000"),
+        ("phone", "abc", None),
+        ("email", "Me@Example.org", "me@example.org"),
+        ("email", "not-an-email", None),
+        ("app", "  dy_user_01 ", "dy_user_01"),
+        ("app", "   ", None),
+    ],
+)
+def test_normalize_contact(channel, value, expected) -> None:
+    assert normalize_contact(channel, value) == expected
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("帳號被封了怎麼辦？", "账号被封了怎么办?"),
+        ("ＫＦ電話", "KF电话"),
+        ("/request_human", "/request_human"),
+        ("我個賬號俾人封咗", "我个账号俾人封咗"),
+        ("a\tb", "a b"),
+    ],
+)
+def test_normalize_text(text, expected) -> None:
+    assert normalize_text(text) == expected
+
+
+def test_normalize_text_keeps_length_for_entity_offsets() -> None:
+    text = "請問香港用戶怎麼聯繫客服，ＤＹ２０２６"
+    assert len(normalize_text(text)) == len(text)
