@@ -1,0 +1,95 @@
+"""Starts and stops the real Rasa server and action server as child processes.
+
+Used by `make run` / `make shell` (scripts/serve.py) and by the tests that talk to the running bot.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+RASA = str(Path(sys.executable).with_name("rasa"))
+QUIET_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONPATH": str(ROOT),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
+    """An endpoints file for a given action-server port and SQLite tracker-store file."""
+    path.write_text(
+        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
+        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+class Server:
+    """A child process that serves HTTP once `ready_url` answers 200."""
+
+    def __init__(self, name: str, command: List[str], ready_url: str, env: Dict[str, str], log: Path):
+        self.name, self.command, self.ready_url, self.log = name, command, ready_url, log
+        self.env = {**os.environ, **QUIET_ENV, **env}
+        self.process: Optional[subprocess.Popen] = None
+
+    def start(self, timeout: float = 180) -> Server:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: see {self.log}")
+            try:
+                if requests.get(self.ready_url, timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise TimeoutError(f"{self.name} not ready after {timeout}s: see {self.log}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def action_server(port: int, log: Path, env: Optional[Dict[str, str]] = None) -> Server:
+    command = [RASA, "run", "actions", "--actions", "actions", "--port", str(port)]
+    return Server("action server", command, f"http://localhost:{port}/health", env or {}, log)
+
+
+def rasa_server(
+    model: Path, port: int, endpoints: Path, log: Path, credentials: Path = ROOT / "credentials.yml"
+) -> Server:
+    command = [
+        RASA, "run", "-m", str(model), "--enable-api", "--port", str(port),
+        "--endpoints", str(endpoints), "--credentials", str(credentials),
+    ]  # fmt: skip
+    return Server("Rasa server", command, f"http://localhost:{port}/status", {}, log)

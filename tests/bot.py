@@ -1,0 +1,64 @@
+"""The running bot for conversation tests: the real Rasa server and action server on free ports."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Dict, List
+
+import requests
+
+from scripts.servers import action_server, free_port, rasa_server, write_endpoints
+from tests.conftest import ROOT
+
+MODEL = ROOT / "models" / "douyin-cs.tar.gz"
+
+
+class RunningBot:
+    def __init__(self, workdir: Path):
+        if not MODEL.exists():
+            raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
+        self.workdir = workdir
+        self.database_url = f"sqlite:///{workdir / 'service.db'}"
+        self.action_port, self.rasa_port = free_port(), free_port()
+        self.actions = None
+        endpoints = write_endpoints(workdir / "endpoints.yml", self.action_port, workdir / "tracker.db")
+        self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log")
+
+    def start(self, sim_now: str) -> RunningBot:
+        self.restart_actions(sim_now)
+        self.rasa.start()
+        return self
+
+    def restart_actions(self, sim_now: str) -> None:
+        """(Re)starts the action server with the simulated clock at `sim_now` (ISO 8601)."""
+        if self.actions:
+            self.actions.stop()
+        env = {"CS_SIM_NOW": sim_now, "CS_DATABASE_URL": self.database_url}
+        self.actions = action_server(self.action_port, self.workdir / "actions.log", env).start()
+
+    def stop(self) -> None:
+        for server in (self.actions, self.rasa):
+            if server:
+                server.stop()
+
+    def say(self, sender: str, text: str) -> List[Dict]:
+        response = requests.post(
+            f"http://localhost:{self.rasa_port}/webhooks/rest/webhook",
+            json={"sender": sender, "message": text},
+            timeout=30,
+        )
+        response.raise_for_status()
+        return response.json()
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def joined(messages: List[Dict]) -> str:
+    return "\n".join(m.get("text", "") for m in messages)
+
+
+def button_payloads(messages: List[Dict]) -> List[str]:
+    return [b["payload"] for m in messages for b in m.get("buttons", [])]

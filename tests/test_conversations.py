@@ -1,0 +1,137 @@
+"""Whole conversations through the REST channel against the real Rasa server and action server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from actions import knowledge
+from tests.bot import RunningBot, button_payloads, joined, new_sender
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.servers
+
+TOPIC_QUESTIONS = yaml.safe_load((ROOT / "tests" / "data" / "topic_questions.yml").read_text("utf-8"))
+DISCLAIMER = "这是抖音智能客服的模拟器"
+TICKET = re.compile(r"DY\d{8}-\d{6}")
+
+
+def sim(clock: str) -> str:
+    return f"2026-11-25T{clock}:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory):
+    running = RunningBot(tmp_path_factory.mktemp("bot")).start(sim("10:00"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def clock(bot: RunningBot):
+    """Restarts the action server at a simulated time; back to 10:00 afterwards."""
+    yield lambda moment: bot.restart_actions(sim(moment))
+    bot.restart_actions(sim("10:00"))
+
+
+def test_disclaimer_opens_the_conversation_once(bot: RunningBot) -> None:
+    sender = new_sender()
+    first = bot.say(sender, "你好")
+    assert DISCLAIMER in first[0]["text"]
+    second = bot.say(sender, "抖音的客服电话是多少")
+    assert DISCLAIMER not in joined(second)
+    assert "400-992-2556" in joined(second)
+
+
+def test_topic_questions_cover_every_topic() -> None:
+    assert set(TOPIC_QUESTIONS) == set(knowledge.topics())
+
+
+@pytest.mark.parametrize("topic", sorted(TOPIC_QUESTIONS))
+def test_each_topic_gets_its_smart_answer(bot: RunningBot, topic: str) -> None:
+    messages = bot.say(new_sender(), TOPIC_QUESTIONS[topic])
+    answer = messages[1]["text"]  # messages[0] is the disclaimer
+    assert answer.startswith(f"【{knowledge.topic_title(topic)}】"), answer
+    assert "/request_human" in button_payloads(messages)
+
+
+def test_out_of_scope_gets_a_polite_refusal_not_a_channel(bot: RunningBot) -> None:
+    for question in ["今天北京天气怎么样", "帮我写一首关于春天的诗", "asdkjh qweoiu"]:
+        reply = joined(bot.say(new_sender(), question))
+        assert "只能处理抖音客服相关的问题" in reply or "没有完全理解" in reply, reply
+        assert "400-992-2556" not in reply
+
+
+def test_solved_then_rated(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, TOPIC_QUESTIONS["account_ban"])
+    asked = bot.say(sender, "好了谢谢")
+    assert "打分" in joined(asked)
+    rated = bot.say(sender, '/rate{"rating":"5"}')
+    assert "5分" in joined(rated)
+    with create_engine(bot.database_url).connect() as connection:
+        row = connection.execute(
+            text("SELECT topic, score FROM ratings WHERE conversation_id = :s"), {"s": sender}
+        ).one()
+    assert tuple(row) == ("account_ban", 5)
+
+
+def test_not_solved_next_step_then_human_in_hours(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, TOPIC_QUESTIONS["report_content"])
+    step = joined(bot.say(sender, "没用"))
+    assert "jubao@douyin.com" in step
+    offer = bot.say(sender, "还是不行")
+    assert "/request_human" in button_payloads(offer) and "/create_ticket" in button_payloads(offer)
+    queued = joined(bot.say(sender, "转人工"))
+    assert re.search(r"排在第 \d+ 位", queued) and "2-5分钟" in queued
+
+
+def test_direct_human_request_asks_for_the_problem_then_transfers(bot: RunningBot) -> None:
+    sender = new_sender()
+    asked = joined(bot.say(sender, "人工！人工！"))
+    assert "描述" in asked
+    queued = joined(bot.say(sender, "账号被封了"))
+    assert "账号封禁/解封申诉" in queued and "排在第" in queued
+
+
+def test_peak_hour_warns_of_a_longer_wait(bot: RunningBot, clock) -> None:
+    clock("20:00")
+    sender = new_sender()
+    bot.say(sender, TOPIC_QUESTIONS["throttling"])
+    assert "最长约30分钟" in joined(bot.say(sender, "real person please"))
+
+
+def test_after_hours_at_22_30_names_the_phone_line_and_offers_a_ticket(bot: RunningBot, clock) -> None:
+    clock("22:30")
+    sender = new_sender()
+    bot.say(sender, TOPIC_QUESTIONS["recharge_refund"])
+    reply = bot.say(sender, "找真人")
+    assert "明天 9:00" in joined(reply) and "400-992-2556" in joined(reply)
+    assert "/create_ticket" in button_payloads(reply)
+
+
+def test_ticket_at_02_00_survives_an_action_server_restart(bot: RunningBot, clock) -> None:
+    clock("02:00")
+    sender = new_sender()
+    bot.say(sender, TOPIC_QUESTIONS["recharge_refund"])
+    closed = joined(bot.say(sender, "转人工"))
+    assert "今天 9:00" in closed and "feedback@douyin.com" in closed
+    assert "联系您" in joined(bot.say(sender, "/create_ticket"))
+    assert "联系方式" in joined(bot.say(sender, "电话回访"))
+    created = joined(bot.say(sender, "13800138000"))
+    number = TICKET.search(created).group(0)
+    assert number.startswith("DY20261125-")
+
+    clock("10:00")  # a restarted action server must still find it
+    found = joined(bot.say(new_sender(), f"查询工单 {number}"))
+    assert number in found and "已受理" in found
+
+
+def test_green_channel_for_a_stolen_account_skips_the_resolution_question(bot: RunningBot) -> None:
+    messages = bot.say(new_sender(), TOPIC_QUESTIONS["account_stolen"])
+    assert "1010-9008" in messages[1]["text"]
+    assert "/deny_unsolved" not in button_payloads(messages)
