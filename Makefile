@@ -11,17 +11,17 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install venv spacy train test lint format validate test-nlu test-stories pytest \
+.PHONY: help install venv web browser spacy train test lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs lock clean
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
 	@echo "make test             ruff, rasa data validate, pytest, NLU evaluation, story tests"
 	@echo "make shell            chat in the terminal (starts the action server too)"
-	@echo "make run              serve the bot over HTTP (REST channel on :$(RASA_PORT))"
+	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
 
-install: venv spacy train
+install: venv web browser spacy train
 
 venv: $(BIN)/rasa
 
@@ -31,6 +31,23 @@ $(BIN)/rasa: requirements.lock
 	$(BIN)/pip install --quiet -r requirements.lock
 	touch $(BIN)/rasa
 	mkdir -p var results
+
+# The chat widget (rasa-webchat's self-contained bundle), served locally by `make run`.
+web: web/vendor/node_modules/rasa-webchat/lib/index.js
+
+web/vendor/node_modules/rasa-webchat/lib/index.js: web/vendor/package.json web/vendor/package-lock.json
+	cd web/vendor && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Chromium and CJK fonts for the browser tests, from the system's packages where they are missing.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "Chromium and CJK fonts present"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	else \
+		echo "Install Chromium and a CJK font (e.g. apt-get install chromium fonts-noto-cjk) to run the browser tests."; \
+	fi
 
 spacy: spacy_zh/meta.json
 
@@ -86,4 +103,4 @@ lock:
 		$(BIN)/pip freeze | grep -v "^-e") > requirements.lock
 
 clean:
-	rm -rf models results spacy_zh .pytest_cache
+	rm -rf models results spacy_zh .pytest_cache web/vendor/node_modules

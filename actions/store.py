@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from sqlalchemy import (
     Column,
@@ -59,6 +59,21 @@ handoff_queue = Table(
     Column("description", Text, nullable=False),
     Column("status", String(16), nullable=False, default="waiting"),  # waiting | taken | closed
     Column("enqueued_at", DateTime, nullable=False),  # naive UTC
+    Column("agent", String(64)),
+)
+
+OPEN_QUEUE_STATUSES = ("waiting", "taken")
+
+# What human agents did, from the agent console: who took a conversation, when, what they said.
+agent_actions = Table(
+    "agent_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("agent", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # take | reply | close
+    Column("text", Text, nullable=False, default=""),
+    Column("at", DateTime, nullable=False),  # naive UTC
 )
 
 ratings = Table(
@@ -182,3 +197,55 @@ def save_rating(conversation_id: str, topic: str, score: int, now: datetime) -> 
                 conversation_id=conversation_id, topic=topic, score=score, created_at=_utc(now)
             )
         )
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    conversation_id: str
+    topic: str
+    description: str
+    status: str
+    agent: Optional[str]
+    enqueued_at: datetime  # in the service's timezone
+
+
+def open_queue() -> List[QueueEntry]:
+    """Conversations waiting for or talking with a human, oldest first."""
+    query = (
+        select(handoff_queue)
+        .where(handoff_queue.c.status.in_(OPEN_QUEUE_STATUSES))
+        .order_by(handoff_queue.c.id)
+    )
+    with engine().connect() as connection:
+        rows = connection.execute(query).fetchall()
+    return [
+        QueueEntry(
+            conversation_id=row.conversation_id,
+            topic=row.topic,
+            description=row.description,
+            status=row.status,
+            agent=row.agent,
+            enqueued_at=to_service_time(row.enqueued_at),
+        )
+        for row in rows
+    ]
+
+
+def record_agent_action(conversation_id: str, agent: str, action: str, text: str, now: datetime) -> None:
+    """Logs an agent's action and moves the conversation's queue entry along (take / close)."""
+    new_status = {"take": "taken", "close": "closed"}.get(action)
+    with engine().begin() as connection:
+        connection.execute(
+            agent_actions.insert().values(
+                conversation_id=conversation_id, agent=agent, action=action, text=text, at=_utc(now)
+            )
+        )
+        if new_status:
+            connection.execute(
+                handoff_queue.update()
+                .where(
+                    handoff_queue.c.conversation_id == conversation_id,
+                    handoff_queue.c.status.in_(OPEN_QUEUE_STATUSES),
+                )
+                .values(status=new_status, agent=agent)
+            )

@@ -23,6 +23,7 @@ QUIET_ENV = {
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "PYTHONPATH": str(ROOT),
+    "PYTHONWARNINGS": "ignore",
 }
 
 
@@ -86,10 +87,16 @@ def action_server(port: int, log: Path, env: Optional[Dict[str, str]] = None) ->
 
 
 def rasa_server(
-    model: Path, port: int, endpoints: Path, log: Path, credentials: Path = ROOT / "credentials.yml"
+    model: Path,
+    port: int,
+    endpoints: Path,
+    log: Path,
+    env: Optional[Dict[str, str]] = None,
+    credentials: Path = ROOT / "credentials.yml",
 ) -> Server:
+    """The Rasa server with the channels of credentials.yml; the widget's page may be on another port."""
     command = [
-        RASA, "run", "-m", str(model), "--enable-api", "--port", str(port),
+        RASA, "run", "-m", str(model), "--port", str(port), "--cors", "*",
         "--endpoints", str(endpoints), "--credentials", str(credentials),
     ]  # fmt: skip
-    return Server("Rasa server", command, f"http://localhost:{port}/status", {}, log)
+    return Server("Rasa server", command, f"http://localhost:{port}/", env or {}, log)

@@ -9,25 +9,37 @@ from typing import Dict, List
 import requests
 
 from scripts.servers import action_server, free_port, rasa_server, write_endpoints
+from scripts.web import start_web_server
 from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 
 
 class RunningBot:
-    def __init__(self, workdir: Path):
+    """Action server, Rasa server (REST, socketio, agent console) and, on request, the web page."""
+
+    def __init__(self, workdir: Path, agent_token: str = "test-agent-token"):
         if not MODEL.exists():
             raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
         self.workdir = workdir
+        self.agent_token = agent_token
         self.database_url = f"sqlite:///{workdir / 'service.db'}"
         self.action_port, self.rasa_port = free_port(), free_port()
         self.actions = None
+        self.web = None
+        self.web_url = ""
         endpoints = write_endpoints(workdir / "endpoints.yml", self.action_port, workdir / "tracker.db")
-        self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log")
+        self.rasa_env = {"CS_DATABASE_URL": self.database_url, "CS_AGENT_TOKEN": agent_token}
+        self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
 
-    def start(self, sim_now: str) -> RunningBot:
+    def start(self, sim_now: str, web: bool = False) -> RunningBot:
         self.restart_actions(sim_now)
+        self.rasa.env["CS_SIM_NOW"] = sim_now
         self.rasa.start()
+        if web:
+            port = free_port()
+            self.web = start_web_server(port, self.rasa_port, host="127.0.0.1")
+            self.web_url = f"http://localhost:{port}"
         return self
 
     def restart_actions(self, sim_now: str) -> None:
@@ -38,6 +50,8 @@ class RunningBot:
         self.actions = action_server(self.action_port, self.workdir / "actions.log", env).start()
 
     def stop(self) -> None:
+        if self.web:
+            self.web.shutdown()
         for server in (self.actions, self.rasa):
             if server:
                 server.stop()

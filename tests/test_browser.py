@@ -1,0 +1,149 @@
+"""The web chat widget and the agent console in a real headless Chromium, against the real servers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.bot import RunningBot
+from tests.conftest import ROOT
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = ROOT / "results" / "screenshots"
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="Chromium is not installed (make install adds it)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory):
+    running = RunningBot(tmp_path_factory.mktemp("web")).start("2026-11-25T10:00:00+08:00", web=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+def open_widget(browser, bot: RunningBot):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(bot.web_url + "/")
+    page.locator(".rw-launcher").click()
+    expect(page.locator(".rw-messages-container")).to_contain_text("模拟器", timeout=20_000)
+    return page
+
+
+def say(page, text: str) -> None:
+    page.locator(".rw-new-message").fill(text)
+    page.locator(".rw-new-message").press("Enter")
+
+
+def chat(page):
+    return page.locator(".rw-messages-container")
+
+
+def login_agent(browser, bot: RunningBot, token: str):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(bot.web_url + "/agent")
+    page.locator("#token").fill(token)
+    page.locator("#agent").fill("小抖")
+    page.locator("#login button").click()
+    return page
+
+
+def shot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> None:
+    user = open_widget(browser, bot)
+    say(user, "抖音的客服电话是多少")
+    expect(chat(user)).to_contain_text("400-992-2556", timeout=15_000)
+    say(user, "转人工")  # the topic is known (the phone lines): straight into the queue
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+    shot(user, "widget_queued")
+
+    agent = login_agent(browser, bot, bot.agent_token)
+    entry = agent.locator(".queue-item").filter(has_text="抖音的客服电话是多少")
+    expect(entry).to_contain_text("等待中", timeout=15_000)
+    entry.first.click()
+    expect(agent.locator("#transcript")).to_contain_text("转人工", timeout=10_000)
+    agent.locator("#take").click()
+    expect(chat(user)).to_contain_text("人工客服小抖已接入", timeout=15_000)
+
+    agent.locator("#reply-text").fill("您好，我是人工客服，请提供您的抖音号")
+    agent.locator("#send").click()
+    expect(chat(user)).to_contain_text("请提供您的抖音号", timeout=15_000)
+    bot_messages = user.locator(".rw-response").count()
+    say(user, "抖音号是 test_user_01")
+    expect(agent.locator("#transcript")).to_contain_text("test_user_01", timeout=10_000)
+    user.wait_for_timeout(1500)
+    assert user.locator(".rw-response").count() == bot_messages, "the bot answered a paused conversation"
+    shot(agent, "agent_console")
+
+    agent.locator("#close").click()
+    expect(chat(user)).to_contain_text("智能客服继续为您服务", timeout=15_000)
+    say(user, "客服邮箱是多少")
+    expect(chat(user)).to_contain_text("feedback@douyin.com", timeout=15_000)
+    shot(user, "widget_after_agent")
+
+
+def test_conversation_survives_a_reload(browser, bot: RunningBot) -> None:
+    user = open_widget(browser, bot)
+    say(user, "作品被限流了怎么办")
+    expect(chat(user)).to_contain_text("作品限流", timeout=15_000)
+    user.reload()
+    if user.locator(".rw-launcher").is_visible():
+        user.locator(".rw-launcher").click()
+    expect(chat(user)).to_contain_text("作品限流", timeout=15_000)
+    say(user, "没用")
+    expect(chat(user)).to_contain_text("紧急求助", timeout=15_000)  # the throttling next step
+
+
+def test_html_typed_by_a_user_is_shown_as_text_everywhere(browser, bot: RunningBot) -> None:
+    user = open_widget(browser, bot)
+    say(user, "转人工")
+    expect(chat(user)).to_contain_text("描述", timeout=15_000)
+    say(user, "账号被封了 " + XSS)
+    expect(chat(user)).to_contain_text("<img src=x", timeout=15_000)
+    assert user.evaluate("window.__xss") is None
+
+    agent = login_agent(browser, bot, bot.agent_token)
+    expect(agent.locator("#queue")).to_contain_text("<img src=x", timeout=15_000)
+    agent.locator(".queue-item").filter(has_text="<img src=x").first.click()
+    expect(agent.locator("#transcript")).to_contain_text("<script>", timeout=10_000)
+    assert agent.evaluate("window.__xss") is None
+    shot(user, "widget_html_as_text")
+
+
+def test_wrong_token_gets_no_access(browser, bot: RunningBot) -> None:
+    agent = login_agent(browser, bot, "wrong-token")
+    expect(agent.locator("#status")).to_contain_text("无权访问", timeout=10_000)
+    expect(agent.locator(".queue-item")).to_have_count(0)
+    api = f"http://localhost:{bot.rasa_port}/webhooks/agent_console"
+    assert requests.get(f"{api}/queue", timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer wrong-token"}
+    assert requests.post(f"{api}/conversations/x/take", json={"agent": "a"}, headers=wrong).status_code == 401
+    shot(agent, "agent_console_wrong_token")
