@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List
 
 from rasa_sdk import Action, Tracker
@@ -12,6 +13,8 @@ from actions import clock, knowledge, store
 from actions.answers import green_channel
 from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now
 
+logger = logging.getLogger(__name__)
+
 
 def transfer_to_human(
     dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, description: str
@@ -20,7 +23,15 @@ def transfer_to_human(
     now = clock.now()
     availability = human_availability(now)
     if availability.on_duty:
-        position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
+        try:
+            position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
+        except store.StoreError:
+            logger.exception("Could not queue %s for a human agent", tracker.sender_id)
+            dispatcher.utter_message(
+                response="utter_store_unavailable",
+                channels=knowledge.store_failure_channels(),
+            )
+            return [SlotSet("human_requested", False)]
         low, high = estimated_wait_minutes(position, availability.peak)
         wait = f"{low}-{high}分钟" + ("（高峰时段，最长约30分钟）" if availability.peak else "")
         dispatcher.utter_message(

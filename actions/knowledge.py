@@ -59,3 +59,8 @@ def channel_line(channel_id: str) -> str:
 
 def channel_lines(channel_ids: List[str]) -> str:
     return "\n".join(channel_line(channel_id) for channel_id in channel_ids)
+
+
+def store_failure_channels() -> str:
+    """The channel lines offered when the ticket/queue database cannot be reached."""
+    return channel_lines(handoff_rules()["when_store_fails"])

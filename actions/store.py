@@ -26,9 +26,13 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.clock import SERVICE_TIMEZONE
 from actions.parsing import format_ticket_number
+
+# What callers catch when the database cannot be reached or refuses a statement.
+StoreError = SQLAlchemyError
 
 DATABASE_URL_VARIABLE = "CS_DATABASE_URL"
 DEFAULT_SQLITE_FILE = Path(__file__).resolve().parent.parent / "var" / "service.db"

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import clock, knowledge, store
 from actions.parsing import find_ticket_number, normalize_contact
+
+logger = logging.getLogger(__name__)
 
 GENERAL_TOPIC = "contact_general"
 # Words that pick a reply channel, checked in this order.
@@ -73,14 +76,22 @@ class ActionCreateTicket(Action):
     ) -> List[EventType]:
         topic = tracker.get_slot("topic") or GENERAL_TOPIC
         channel = tracker.get_slot("contact_channel")
-        ticket = store.create_ticket(
-            conversation_id=tracker.sender_id,
-            topic=topic,
-            description=tracker.get_slot("problem_text") or knowledge.topic_title(topic),
-            contact_channel=channel,
-            contact_detail=tracker.get_slot("contact_detail"),
-            now=clock.now(),
-        )
+        try:
+            ticket = store.create_ticket(
+                conversation_id=tracker.sender_id,
+                topic=topic,
+                description=tracker.get_slot("problem_text") or knowledge.topic_title(topic),
+                contact_channel=channel,
+                contact_detail=tracker.get_slot("contact_detail"),
+                now=clock.now(),
+            )
+        except store.StoreError:
+            # Nothing was written (one transaction); the form's answers stay, so asking again retries.
+            logger.exception("Could not save a ticket for %s", tracker.sender_id)
+            dispatcher.utter_message(
+                response="utter_ticket_not_saved", channels=knowledge.store_failure_channels()
+            )
+            return []
         labels = _labels()
         dispatcher.utter_message(
             response="utter_ticket_created",
@@ -96,7 +107,20 @@ class ActionCreateTicket(Action):
         ]
 
 
+def _ticket_status(dispatcher: CollectingDispatcher, ticket: store.Ticket) -> None:
+    dispatcher.utter_message(
+        response="utter_ticket_status",
+        ticket_number=ticket.number,
+        topic_title=knowledge.topic_title(ticket.topic),
+        status=_labels()["statuses"].get(ticket.status, ticket.status),
+        created_at=ticket.created_at.strftime("%Y-%m-%d %H:%M"),
+        description=ticket.description,
+    )
+
+
 class ActionQueryTicket(Action):
+    """Shows a ticket to the conversation that created it; anyone else must give the contact left on it."""
+
     def name(self) -> str:
         return "action_query_ticket"
 
@@ -112,15 +136,49 @@ class ActionQueryTicket(Action):
         if not number:
             dispatcher.utter_message(response="utter_ask_ticket_number")
             return []
-        ticket = store.find_ticket(number)
+        try:
+            ticket = store.find_ticket(number)
+        except store.StoreError:
+            logger.exception("Could not look up ticket %s", number)
+            dispatcher.utter_message(
+                response="utter_store_unavailable", channels=knowledge.store_failure_channels()
+            )
+            return []
         if ticket is None:
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return []
-        dispatcher.utter_message(
-            response="utter_ticket_status",
-            ticket_number=ticket.number,
-            topic_title=knowledge.topic_title(ticket.topic),
-            status=_labels()["statuses"].get(ticket.status, ticket.status),
-            created_at=ticket.created_at.strftime("%Y-%m-%d %H:%M"),
-        )
-        return []
+        if ticket.conversation_id == tracker.sender_id or tracker.get_slot("verified_ticket") == number:
+            _ticket_status(dispatcher, ticket)
+            return []
+        return [SlotSet("ticket_to_verify", number), FollowupAction("ticket_verify_form")]
+
+
+class ValidateTicketVerifyForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_verify_form"
+
+    def validate_verify_contact(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[str, Any]:
+        """Always ends the form; only a matching contact marks the ticket as verified."""
+        number = tracker.get_slot("ticket_to_verify")
+        ticket = store.find_ticket(number) if number else None
+        given = normalize_contact(ticket.contact_channel, str(value or "")) if ticket else None
+        matches = ticket is not None and given is not None and given == ticket.contact_detail
+        return {"verify_contact": "given", "verified_ticket": number if matches else None}
+
+
+class ActionShowVerifiedTicket(Action):
+    def name(self) -> str:
+        return "action_show_verified_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        number = tracker.get_slot("ticket_to_verify")
+        ticket = store.find_ticket(number) if number else None
+        if ticket is not None and tracker.get_slot("verified_ticket") == number:
+            _ticket_status(dispatcher, ticket)
+        else:
+            dispatcher.utter_message(response="utter_ticket_contact_mismatch")
+        return [SlotSet("verify_contact", None), SlotSet("ticket_to_verify", None)]

@@ -10,7 +10,13 @@ from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
 from actions.smart_answer import ActionAnswerTopic, ActionSuggestTopics
-from actions.tickets import ActionCreateTicket, ActionQueryTicket, ValidateTicketForm
+from actions.tickets import (
+    ActionCreateTicket,
+    ActionQueryTicket,
+    ActionShowVerifiedTicket,
+    ValidateTicketForm,
+    ValidateTicketVerifyForm,
+)
 from tests.conftest import make_tracker, run_action, slot_events
 
 
@@ -233,8 +239,43 @@ def test_ticket_is_created_numbered_and_found(sim_now) -> None:
     second, _ = run_action(ActionCreateTicket(), make_tracker(slots=slots, sender_id="u2"))
     assert second[0]["ticket_number"] == "DY20261125-000002"
 
-    found, _ = run_action(ActionQueryTicket(), make_tracker("query_ticket", f"查询工单 {number}"))
+    owner = make_tracker("query_ticket", f"查询工单 {number}", sender_id="u1")
+    found, _ = run_action(ActionQueryTicket(), owner)
     assert found[0]["response"] == "utter_ticket_status" and found[0]["ticket_number"] == number
+    assert found[0]["description"] == "充值了100抖币没到账"
+
+
+def test_someone_else_sees_a_ticket_only_with_its_contact(sim_now) -> None:
+    sim_now("10:00")
+    slots = {
+        "topic": "app_bug",
+        "problem_text": "闪退",
+        "contact_channel": "email",
+        "contact_detail": "a@b.cn",
+    }
+    created, _ = run_action(ActionCreateTicket(), make_tracker(slots=slots, sender_id="owner"))
+    number = created[0]["ticket_number"]
+
+    stranger = make_tracker("query_ticket", f"查询工单 {number}", sender_id="stranger")
+    messages, events = run_action(ActionQueryTicket(), stranger)
+    assert messages == []  # no detail before the contact is given
+    assert events == [
+        {"event": "slot", "timestamp": None, "name": "ticket_to_verify", "value": number},
+        {"event": "followup", "timestamp": None, "name": "ticket_verify_form"},
+    ]
+    form = ValidateTicketVerifyForm()
+    for given, verified in [("A@B.cn", number), ("c@d.cn", None)]:
+        tracker = make_tracker(slots={"ticket_to_verify": number}, sender_id="stranger")
+        result = form.validate_verify_contact(given, CollectingDispatcher(), tracker, {})
+        assert result["verified_ticket"] == verified
+        shown, _ = run_action(
+            ActionShowVerifiedTicket(),
+            make_tracker(
+                slots={"ticket_to_verify": number, "verified_ticket": verified}, sender_id="stranger"
+            ),
+        )
+        expected = "utter_ticket_status" if verified else "utter_ticket_contact_mismatch"
+        assert shown[0]["response"] == expected
 
 
 def test_ticket_query_without_number_uses_the_conversations_ticket_or_asks() -> None:

@@ -127,8 +127,15 @@ def test_ticket_at_02_00_survives_an_action_server_restart(bot: RunningBot, cloc
     assert number.startswith("DY20261125-")
 
     clock("10:00")  # a restarted action server must still find it
-    found = joined(bot.say(new_sender(), f"查询工单 {number}"))
-    assert number in found and "已受理" in found
+    owner = joined(bot.say(sender, f"查询工单 {number}"))
+    assert number in owner and "已受理" in owner and "充值" in owner
+
+    stranger = new_sender()  # another conversation must give the contact left on the ticket
+    asked = joined(bot.say(stranger, f"查询工单 {number}"))
+    assert "联系方式" in asked and "已受理" not in asked
+    assert "不一致" in joined(bot.say(stranger, "13900000000"))
+    bot.say(stranger, f"查询工单 {number}")
+    assert "已受理" in joined(bot.say(stranger, "13800138000"))
 
 
 def test_green_channel_for_a_stolen_account_skips_the_resolution_question(bot: RunningBot) -> None:

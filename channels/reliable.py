@@ -1,0 +1,115 @@
+"""The user-facing channels (REST and socketio for the web widget), made to always answer clearly.
+
+- A malformed REST request (not a JSON object, no sender, a message that is not text) gets a 400
+  with a JSON error instead of a 500 or a shared "default" conversation.
+- An empty or whitespace-only message gets a prompt to type a question.
+- If handling a message raises, or produces no reply while the bot is not paused for a human agent
+  (e.g. the action server is down), the user gets the domain's `utter_service_unavailable`, which
+  names the hotline: the one fact the domain holds, because the actions cannot be reached then.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketIOInput
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+EMPTY_MESSAGE_RESPONSE = "utter_empty_message"
+UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+MAX_SENDER_CHARS = 255
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class CountingOutputChannel(OutputChannel):
+    """Passes every bot message on to the real channel and counts them."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+        self.sent = 0
+
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        self.sent += 1
+        await self.inner.send_response(recipient_id, message)
+
+
+def _response_text(name: str) -> str:
+    domain = Sanic.get_app().ctx.agent.domain
+    return domain.responses[name][0]["text"]
+
+
+async def _is_paused(sender_id: str) -> bool:
+    try:
+        tracker = await Sanic.get_app().ctx.agent.processor.get_tracker(sender_id)
+        return tracker.is_paused()
+    except Exception:  # the tracker store itself may be what failed
+        return False
+
+
+def always_reply(on_new_message: OnNewMessage) -> OnNewMessage:
+    """Wraps Rasa's message handler so that no user message goes unanswered."""
+
+    async def handle(message: UserMessage) -> None:
+        output = message.output_channel
+        if not (message.text or "").strip():
+            await output.send_text_message(message.sender_id, _response_text(EMPTY_MESSAGE_RESPONSE))
+            return
+        counting = CountingOutputChannel(output)
+        message.output_channel = counting
+        try:
+            await on_new_message(message)
+        except Exception:
+            logger.exception("Handling a message failed; answering with %s.", UNAVAILABLE_RESPONSE)
+        if counting.sent == 0 and not await _is_paused(message.sender_id):
+            await output.send_text_message(message.sender_id, _response_text(UNAVAILABLE_RESPONSE))
+
+    return handle
+
+
+def _bad_request(message: str) -> HTTPResponse:
+    return response.json({"error": message}, status=400)
+
+
+class ReliableRestInput(RestInput):
+    """Rasa's REST channel (same URL, /webhooks/rest/webhook) with request checks and always a reply."""
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = super().blueprint(always_reply(on_new_message))
+
+        @webhook.middleware("request")
+        async def check_request(request: Request) -> Optional[HTTPResponse]:
+            if request.method != "POST":
+                return None
+            try:
+                body = request.json
+            except Exception:
+                return _bad_request("the body must be JSON")
+            if not isinstance(body, dict):
+                return _bad_request('the body must be a JSON object: {"sender": "...", "message": "..."}')
+            sender = body.get("sender")
+            if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+                return _bad_request(
+                    f'"sender" must be a non-empty string of at most {MAX_SENDER_CHARS} characters'
+                )
+            if not isinstance(body.get("message", ""), str):
+                return _bad_request('"message" must be a string')
+            return None
+
+        return webhook
+
+
+class ReliableSocketIOInput(SocketIOInput):
+    """Rasa's socketio channel (used by the web widget) with always a reply."""
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        return super().blueprint(always_reply(on_new_message))
