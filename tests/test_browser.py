@@ -147,3 +147,28 @@ def test_wrong_token_gets_no_access(browser, bot: RunningBot) -> None:
     wrong = {"Authorization": "Bearer wrong-token"}
     assert requests.post(f"{api}/conversations/x/take", json={"agent": "a"}, headers=wrong).status_code == 401
     shot(agent, "agent_console_wrong_token")
+
+
+WIDGET_CORPUS = [
+    "ten thousand characters",
+    "emoji only",
+    "control characters",
+    "mixed scripts",
+    "sql",
+    "html",
+]
+
+
+def test_bad_input_through_the_widget_gets_a_reply(browser, bot: RunningBot) -> None:
+    import yaml
+
+    corpus = yaml.safe_load((ROOT / "tests" / "data" / "bad_inputs.yml").read_text("utf-8"))["messages"]
+    entries = [e for e in corpus if e["name"] in WIDGET_CORPUS]
+    assert len(entries) == len(WIDGET_CORPUS)
+    user = open_widget(browser, bot)
+    for entry in entries:
+        replies = user.locator(".rw-response").count()
+        say(user, entry["text"] * entry.get("repeat", 1))
+        expect(user.locator(".rw-response")).not_to_have_count(replies, timeout=15_000)
+    assert user.evaluate("window.__xss") is None
+    shot(user, "widget_bad_input")
