@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web browser spacy train test lint format validate test-nlu test-stories pytest \
-	actions run shell compare-configs lock clean
+	actions run shell compare-configs bench simulate report lock clean
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -20,6 +20,9 @@ help:
 	@echo "make shell            chat in the terminal (starts the action server too)"
 	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
+	@echo "make simulate         play a simulated day of users (var/simulation/)"
+	@echo "make report           results/report.html with charts, from the simulation's stores"
+	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 
 install: venv web browser spacy train
 
@@ -96,6 +99,17 @@ shell: $(MODEL)
 
 compare-configs:
 	$(BIN)/python scripts/compare_configs.py
+
+# A simulated day of users through the real servers (stores in var/simulation/), then its report.
+simulate: $(MODEL)
+	$(BIN)/python scripts/simulate.py
+
+report:
+	$(BIN)/python scripts/report.py
+
+# Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
+bench: $(MODEL)
+	$(BIN)/python scripts/bench.py
 
 lock:
 	$(BIN)/pip install --quiet -r requirements.in

@@ -1,7 +1,8 @@
 """The time every service-hours decision uses: real time in Asia/Shanghai, or the simulated clock.
 
 CS_SIM_NOW (ISO 8601 with an offset, e.g. 2026-11-25T22:30:00+08:00) fixes "now" so tests and demos
-can play any hour of the day.
+can play any hour of the day. CS_SIM_CLOCK_FILE names a file holding such a time instead, read at every
+call: `make simulate` advances it to play a whole day through running servers.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, time
+from pathlib import Path
 from typing import Optional
 
 from zoneinfo import ZoneInfo
 
 SIM_NOW_VARIABLE = "CS_SIM_NOW"
+SIM_CLOCK_FILE_VARIABLE = "CS_SIM_CLOCK_FILE"
 SERVICE_TIMEZONE = ZoneInfo("Asia/Shanghai")
 
 logger = logging.getLogger(__name__)
@@ -32,7 +35,16 @@ def parse_iso_datetime(value: str) -> datetime:
 
 def now(environ: Optional[dict] = None) -> datetime:
     """Current time in the service's timezone, simulated when CS_SIM_NOW is set and valid."""
-    raw = (environ if environ is not None else os.environ).get(SIM_NOW_VARIABLE)
+    environ = environ if environ is not None else os.environ
+    raw = environ.get(SIM_NOW_VARIABLE)
+    clock_file = environ.get(SIM_CLOCK_FILE_VARIABLE)
+    if clock_file:
+        try:
+            raw = Path(clock_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            logger.error(
+                "Cannot read %s=%s (%s); using the real time.", SIM_CLOCK_FILE_VARIABLE, clock_file, error
+            )
     if raw:
         try:
             return parse_iso_datetime(raw).astimezone(SERVICE_TIMEZONE)

@@ -81,7 +81,15 @@ def _bad_request(message: str) -> HTTPResponse:
 
 
 class ReliableRestInput(RestInput):
-    """Rasa's REST channel (same URL, /webhooks/rest/webhook) with request checks and always a reply."""
+    """Rasa's REST channel (same URL, /webhooks/rest/webhook) with request checks and always a reply.
+
+    A JSON object under "metadata" is kept with the user's message in the tracker (the simulator
+    records its clock there).
+    """
+
+    def get_metadata(self, request: Request) -> Optional[Dict[str, Any]]:
+        metadata = request.json.get("metadata") if isinstance(request.json, dict) else None
+        return metadata if isinstance(metadata, dict) else None
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = super().blueprint(always_reply(on_new_message))

@@ -58,3 +58,12 @@ def test_bad_sim_now_falls_back_to_real_time(bad) -> None:
     before = datetime.now(clock.SERVICE_TIMEZONE)
     now = clock.now({"CS_SIM_NOW": bad})
     assert abs((now - before).total_seconds()) < 60
+
+
+def test_clock_file_is_read_at_every_call(tmp_path) -> None:
+    clock_file = tmp_path / "now"
+    environ = {"CS_SIM_CLOCK_FILE": str(clock_file)}
+    clock_file.write_text("2026-11-25T08:15:00+08:00")
+    assert clock.now(environ).strftime("%H:%M") == "08:15"
+    clock_file.write_text("2026-11-25T21:45:00+08:00")
+    assert clock.now(environ).strftime("%H:%M") == "21:45"

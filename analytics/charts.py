@@ -1,0 +1,115 @@
+"""Draws the report's charts with matplotlib and returns them as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from typing import Callable, Dict, List, Tuple
+
+import matplotlib
+
+matplotlib.use("Agg")  # no screen needed
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+
+from actions import knowledge  # noqa: E402
+
+
+def _use_cjk_font() -> None:
+    """Chinese labels need a CJK font. fontconfig knows the installed ones even when matplotlib's font
+    cache predates them (make install adds Noto Sans CJK), so ask it and register the file."""
+    try:
+        listing = subprocess.run(
+            ["fc-list", ":lang=zh", "file", "family"], capture_output=True, text=True
+        ).stdout
+    except OSError:
+        listing = ""
+    families = []
+    for line in sorted(listing.splitlines()):
+        path, _, family = line.partition(": ")
+        if path and family:
+            font_manager.fontManager.addfont(path)
+            families.append(font_manager.FontProperties(fname=path).get_name())
+    preferred = sorted(set(families), key=lambda name: ("SC" not in name, name))
+    plt.rcParams["font.sans-serif"] = preferred + ["PingFang SC", "Microsoft YaHei", "DejaVu Sans"]
+    plt.rcParams["axes.unicode_minus"] = False
+
+
+_use_cjk_font()
+ACCENT = "#fe2c55"
+
+
+def _png(draw: Callable[[plt.Axes], None], size: Tuple[float, float] = (8, 3.6)) -> bytes:
+    figure, axes = plt.subplots(figsize=size)
+    draw(axes)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _hours(values: Dict[str, float]) -> Tuple[List[int], List[float]]:
+    return list(range(24)), [values.get(str(h), 0) for h in range(24)]
+
+
+def draw_all(figures: Dict) -> List[Tuple[str, bytes]]:
+    """(title, PNG) for every chart of the report."""
+    topic_titles = {name: knowledge.topic_title(name) for name in figures["topics"]}
+    charts = []
+
+    def per_hour(axes):
+        hours, counts = _hours(figures["conversations_by_hour"])
+        axes.bar(hours, counts, color=ACCENT)
+        axes.set(xlabel="小时（北京时间）", ylabel="会话数", xticks=hours)
+
+    def topic_mix(axes):
+        names = list(figures["topics"])[::-1]
+        axes.barh([topic_titles[n] for n in names], [figures["topics"][n] for n in names], color=ACCENT)
+        axes.set(xlabel="会话数")
+
+    def containment(axes):
+        axes.bar(["本模拟", "文章"], [figures["containment_rate"], figures["article_containment_rate"]],
+                 color=[ACCENT, "#999"])  # fmt: skip
+        axes.set(ylim=(0, 1), ylabel="无需人工即解决的比例")
+
+    def transfer_by_hour(axes):
+        hours, rates = _hours(figures["transfer_rate_by_hour"])
+        axes.plot(hours, rates, marker="o", color=ACCENT)
+        axes.axvspan(9, 21, color="#eee", label="人工服务 9:00-21:00")
+        axes.set(xlabel="小时（北京时间）", ylabel="转人工比例", ylim=(0, 1), xticks=hours)
+        axes.legend()
+
+    def transfer_by_topic(axes):
+        items = sorted(figures["transfer_rate_by_topic"].items(), key=lambda kv: kv[1])
+        axes.barh([topic_titles.get(n, n) for n, _ in items], [r for _, r in items], color=ACCENT)
+        axes.set(xlabel="转人工比例", xlim=(0, 1))
+
+    def queue(axes):
+        times = list(figures["queue_length"])
+        axes.step(range(len(times)), list(figures["queue_length"].values()), where="post", color=ACCENT)
+        axes.set(xticks=range(0, len(times), 8), xticklabels=times[::8], ylabel="排队人数")
+
+    def tickets(axes):
+        labels = knowledge.handoff_rules()["ticket"]["statuses"]
+        statuses = figures["tickets_by_status"]
+        axes.bar([labels.get(s, s) for s in statuses] or ["无"], list(statuses.values()) or [0], color=ACCENT)
+        axes.set(ylabel="工单数")
+
+    def ratings(axes):
+        axes.bar([f"{s}分" for s in figures["ratings"]], list(figures["ratings"].values()), color=ACCENT)
+        axes.set(ylabel="评价数")
+
+    tall = (8, max(3.6, 0.28 * len(figures["topics"]) + 1))
+    for title, draw, size in [
+        ("每小时会话数", per_hour, (8, 3.6)),
+        ("问题类型分布", topic_mix, tall),
+        ("智能客服解决率（对比文章的85%）", containment, (5, 3.6)),
+        ("各时段转人工比例", transfer_by_hour, (8, 3.6)),
+        ("各问题类型转人工比例", transfer_by_topic, tall),
+        ("全天排队人数（每15分钟）", queue, (8, 3.6)),
+        ("工单状态", tickets, (5, 3.2)),
+        ("满意度评价", ratings, (5, 3.2)),
+    ]:
+        charts.append((title, _png(draw, size)))
+    return charts

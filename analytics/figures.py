@@ -1,0 +1,143 @@
+"""Counts the report shows, read straight from the stores: Rasa's tracker store (table `events`) and the
+service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy import MetaData, Table, create_engine, select
+
+from actions import knowledge, store
+from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
+
+LOW_CONFIDENCE = 0.5
+TRANSFER_ACTIONS = {"action_transfer_human", "ticket_form"}
+ARTICLE_CONTAINMENT = 0.85  # "对85%的常见问题实现即时解答"
+
+
+@dataclass
+class Conversation:
+    sender_id: str
+    started: Optional[datetime] = None
+    topic: Optional[str] = None
+    answered: bool = False
+    transferred: bool = False
+    in_form: bool = False  # answers to a form's questions (contacts …) are not NLU material
+    low_confidence: List[str] = field(default_factory=list)
+
+
+def _event_time(data: Dict[str, Any], timestamp: Optional[float]) -> Optional[datetime]:
+    """The simulated time the simulator attached to a message, else when it was logged."""
+    sim_now = (data.get("metadata") or {}).get("sim_now")
+    if sim_now:
+        try:
+            return parse_iso_datetime(sim_now).astimezone(SERVICE_TIMEZONE)
+        except ValueError:
+            pass
+    return datetime.fromtimestamp(timestamp, SERVICE_TIMEZONE) if timestamp else None
+
+
+def read_conversations(tracker_url: str) -> List[Conversation]:
+    engine = create_engine(tracker_url)
+    events = Table("events", MetaData(), autoload_with=engine)
+    topics = set(knowledge.topics())
+    conversations: Dict[str, Conversation] = {}
+    with engine.connect() as connection:
+        rows = connection.execute(select(events).order_by(events.c.id)).fetchall()
+    for row in rows:
+        conversation = conversations.setdefault(row.sender_id, Conversation(row.sender_id))
+        if row.type_name == "user":
+            data = json.loads(row.data or "{}")
+            conversation.started = conversation.started or _event_time(data, row.timestamp)
+            intent = (data.get("parse_data") or {}).get("intent") or {}
+            if conversation.topic is None and row.intent_name in topics:
+                conversation.topic = row.intent_name
+            text = data.get("text") or ""
+            unsure = row.intent_name == "nlu_fallback" or (intent.get("confidence") or 1) < LOW_CONFIDENCE
+            if unsure and not text.startswith("/") and not conversation.in_form:
+                conversation.low_confidence.append(text)
+        elif row.type_name == "active_loop":
+            conversation.in_form = bool(json.loads(row.data or "{}").get("name"))
+        elif row.type_name == "action":
+            conversation.answered |= row.action_name == "action_answer_topic"
+            conversation.transferred |= row.action_name in TRANSFER_ACTIONS
+    return [c for c in conversations.values() if c.started is not None]
+
+
+def _service_time(stored: datetime) -> datetime:
+    return stored.replace(tzinfo=timezone.utc).astimezone(SERVICE_TIMEZONE)
+
+
+def queue_length_by_quarter(service_url: str) -> Dict[str, int]:
+    """Conversations waiting for a human at each quarter hour: queued and not yet taken."""
+    engine = create_engine(service_url)
+    with engine.connect() as connection:
+        queued = connection.execute(
+            select(store.handoff_queue.c.conversation_id, store.handoff_queue.c.enqueued_at)
+        ).fetchall()
+        takes = connection.execute(
+            select(store.agent_actions.c.conversation_id, store.agent_actions.c.at).where(
+                store.agent_actions.c.action == "take"
+            )
+        ).fetchall()
+    if not queued:
+        return {}
+    taken = {row.conversation_id: _service_time(row.at) for row in takes}
+    entries = [(_service_time(row.enqueued_at), taken.get(row.conversation_id)) for row in queued]
+    day = min(start for start, _ in entries).replace(hour=0, minute=0, second=0, microsecond=0)
+    lengths = {}
+    for quarter in range(96):
+        moment = day + timedelta(minutes=15 * quarter)
+        lengths[moment.strftime("%H:%M")] = sum(
+            1 for start, end in entries if start <= moment and (end is None or end > moment)
+        )
+    return lengths
+
+
+def service_counts(service_url: str) -> Dict[str, Dict[str, int]]:
+    engine = create_engine(service_url)
+    with engine.connect() as connection:
+        statuses = Counter(row.status for row in connection.execute(select(store.tickets.c.status)))
+        scores = Counter(row.score for row in connection.execute(select(store.ratings.c.score)))
+    return {
+        "tickets_by_status": dict(sorted(statuses.items())),
+        "ratings": {str(score): scores.get(score, 0) for score in range(1, 6)},
+    }
+
+
+def compute(tracker_url: str, service_url: str) -> Dict[str, Any]:
+    """Every figure of the report, as plain numbers (also written to results/report.json)."""
+    conversations = read_conversations(tracker_url)
+    by_hour: Dict[int, List[Conversation]] = defaultdict(list)
+    by_topic: Dict[str, List[Conversation]] = defaultdict(list)
+    for conversation in conversations:
+        by_hour[conversation.started.hour].append(conversation)
+        if conversation.topic:
+            by_topic[conversation.topic].append(conversation)
+    answered = [c for c in conversations if c.answered]
+    contained = [c for c in answered if not c.transferred]
+
+    def rate(group: List[Conversation]) -> float:
+        return round(sum(c.transferred for c in group) / len(group), 3) if group else 0.0
+
+    return {
+        "conversations": len(conversations),
+        "conversations_by_hour": {str(h): len(by_hour.get(h, [])) for h in range(24)},
+        "topics": {
+            topic: len(group) for topic, group in sorted(by_topic.items(), key=lambda kv: -len(kv[1]))
+        },
+        "answered": len(answered),
+        "contained": len(contained),
+        "containment_rate": round(len(contained) / len(answered), 3) if answered else 0.0,
+        "article_containment_rate": ARTICLE_CONTAINMENT,
+        "transfers": sum(c.transferred for c in conversations),
+        "transfer_rate_by_hour": {str(h): rate(by_hour.get(h, [])) for h in range(24)},
+        "transfer_rate_by_topic": {topic: rate(group) for topic, group in sorted(by_topic.items())},
+        "queue_length": queue_length_by_quarter(service_url),
+        **service_counts(service_url),
+        "low_confidence_messages": sorted({text for c in conversations for text in c.low_confidence}),
+    }

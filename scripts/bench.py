@@ -1,0 +1,205 @@
+"""`make bench`: speed, memory and accuracy of config.yml against Rasa's default (`rasa init`) config.
+
+For each config: trains a model on the same data (timed), scores the held-out NLU file, starts the real
+Rasa server and action server, and plays synthetic conversations through the REST channel: first one
+client at a time (latency), then many concurrent conversations (throughput). Prints a table with the
+ratios ours/baseline and writes results/bench.json. Figures depend on the machine: compare the two
+columns of one run, not runs on different machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Dict, List
+
+import requests
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.servers import (  # noqa: E402
+    QUIET_ENV,
+    RASA,
+    ROOT,
+    action_server,
+    free_port,
+    rasa_server,
+    write_endpoints,
+)
+
+OUT = ROOT / "results" / "bench"
+CONFIGS = {"ours": ROOT / "config.yml", "baseline": ROOT / "bench" / "baseline_config.yml"}
+SIM_NOW = "2026-11-25T10:00:00+08:00"
+
+
+def run_rasa(*args: str, log: Path) -> None:
+    with open(log, "w") as handle:
+        subprocess.run([RASA, *args], cwd=ROOT, env={**os.environ, **QUIET_ENV}, stdout=handle,
+                       stderr=subprocess.STDOUT, check=True)  # fmt: skip
+
+
+def train(name: str) -> Dict:
+    started = time.monotonic()
+    run_rasa("train", "--config", str(CONFIGS[name]), "--out", str(OUT), "--fixed-model-name", name,
+             "--force", log=OUT / f"{name}-train.log")  # fmt: skip
+    model = OUT / f"{name}.tar.gz"
+    return {
+        "train_seconds": round(time.monotonic() - started, 1),
+        "model_mb": round(model.stat().st_size / 2**20, 1),
+    }
+
+
+def nlu_accuracy(name: str) -> float:
+    report_dir = OUT / f"{name}-nlu"
+    run_rasa("test", "nlu", "-m", str(OUT / f"{name}.tar.gz"), "--nlu", "tests/nlu_holdout.yml",
+             "--out", str(report_dir), log=OUT / f"{name}-nlu.log")  # fmt: skip
+    return json.loads((report_dir / "intent_report.json").read_text())["accuracy"]
+
+
+def conversations(count: int, seed: int) -> List[List[str]]:
+    """Synthetic conversations: held-out questions, plus transfers and tickets."""
+    holdout = yaml.safe_load((ROOT / "tests" / "nlu_holdout.yml").read_text("utf-8"))["nlu"]
+    questions = [
+        line[2:].strip() for item in holdout for line in item["examples"].splitlines() if line.strip()
+    ]
+    rng = random.Random(seed)
+    scripts = []
+    for index in range(count):
+        script = [rng.choice(questions), rng.choice(questions)]
+        if index % 3 == 0:
+            script += ["没用", "转人工"]
+        if index % 5 == 0:
+            script += ["/create_ticket", "电话回访", "13800138000"]
+        scripts.append(script)
+    return scripts
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children, from /proc."""
+    total = 0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return round(total / 1024, 1)
+
+
+def play(url: str, scripts: List[List[str]], clients: int) -> Dict:
+    latencies: List[float] = []
+    lock = threading.Lock()
+
+    def converse(script: List[str]) -> None:
+        session, sender = requests.Session(), f"bench-{uuid.uuid4().hex[:10]}"
+        for text in script:
+            started = time.perf_counter()
+            session.post(url, json={"sender": sender, "message": text}, timeout=60).raise_for_status()
+            with lock:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(converse, scripts))
+    elapsed = time.perf_counter() - started
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "messages": len(latencies),
+        "p50_ms": round(cuts[49], 1),
+        "p95_ms": round(cuts[94], 1),
+        "p99_ms": round(cuts[98], 1),
+        "messages_per_second": round(len(latencies) / elapsed, 1),
+    }
+
+
+def serve_and_measure(name: str, single: int, concurrent: int, clients: int) -> Dict:
+    work = OUT / f"{name}-serve"
+    work.mkdir(parents=True, exist_ok=True)
+    action_port, rasa_port = free_port(), free_port()
+    env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{work / 'service.db'}"}
+    actions = action_server(action_port, work / "actions.log", env).start()
+    endpoints = write_endpoints(work / "endpoints.yml", action_port, work / "tracker.db")
+    rasa = rasa_server(OUT / f"{name}.tar.gz", rasa_port, endpoints, work / "rasa.log", env)
+    started = time.monotonic()
+    rasa.start()
+    ready_seconds = round(time.monotonic() - started, 1)
+    url = f"http://localhost:{rasa_port}/webhooks/rest/webhook"
+    try:
+        play(url, conversations(5, seed=1), clients=1)  # warm-up
+        result = {
+            "ready_seconds": ready_seconds,
+            "one_client": play(url, conversations(single, seed=2), clients=1),
+            "concurrent": play(url, conversations(concurrent, seed=3), clients=clients),
+            "rasa_rss_mb": rss_mb(rasa.process.pid),
+            "action_server_rss_mb": rss_mb(actions.process.pid),
+        }
+    finally:
+        rasa.stop()
+        actions.stop()
+    return result
+
+
+def ratio(ours: float, baseline: float) -> str:
+    return f"{ours / baseline:.2f}" if baseline else "-"
+
+
+def print_table(results: Dict[str, Dict]) -> None:
+    rows = [
+        ("NLU accuracy (held-out)", "nlu_accuracy"),
+        ("training time, s", "train_seconds"),
+        ("model size, MB", "model_mb"),
+        ("server ready, s", "ready_seconds"),
+        ("p50 latency, 1 client, ms", "one_client.p50_ms"),
+        ("p95 latency, 1 client, ms", "one_client.p95_ms"),
+        ("p99 latency, 1 client, ms", "one_client.p99_ms"),
+        ("messages/s, concurrent", "concurrent.messages_per_second"),
+        ("p95 latency, concurrent, ms", "concurrent.p95_ms"),
+        ("Rasa server RSS, MB", "rasa_rss_mb"),
+        ("action server RSS, MB", "action_server_rss_mb"),
+    ]
+
+    def get(name: str, key: str) -> float:
+        value = results[name]
+        for part in key.split("."):
+            value = value[part]
+        return value
+
+    print(f"{'':30} {'ours':>10} {'baseline':>10} {'ours/base':>10}")
+    for label, key in rows:
+        ours, base = get("ours", key), get("baseline", key)
+        print(f"{label:30} {ours:>10} {base:>10} {ratio(ours, base):>10}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--single", type=int, default=60, help="conversations played one at a time")
+    parser.add_argument("--concurrent", type=int, default=200, help="conversations played concurrently")
+    parser.add_argument("--clients", type=int, default=50, help="concurrent conversations")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name in CONFIGS:
+        print(f"[{name}] training, scoring and serving …", flush=True)
+        results[name] = {**train(name), "nlu_accuracy": round(nlu_accuracy(name), 3)}
+        results[name].update(serve_and_measure(name, args.single, args.concurrent, args.clients))
+    results["settings"] = vars(args)
+    (ROOT / "results" / "bench.json").write_text(json.dumps(results, indent=2))
+    print_table(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

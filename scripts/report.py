@@ -1,0 +1,72 @@
+"""`make report`: writes results/report.html (charts) and results/report.json (the figures) from the
+tracker store and the service tables. By default it reads the stores of `make simulate`
+(var/simulation/); pass --tracker-db and --service-db (SQLAlchemy URLs, SQLite or PostgreSQL) to
+report on others, e.g. the bot's own: sqlite:///var/rasa_tracker.db and sqlite:///var/service.db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from analytics.charts import draw_all  # noqa: E402
+from analytics.figures import compute  # noqa: E402
+from scripts.simulate import SIMULATION_DIR  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
+    images = "\n".join(
+        f"<figure><figcaption>{html.escape(title)}</figcaption>"
+        f'<img alt="{html.escape(title)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+        "</figure>"
+        for title, png in charts
+    )
+    low = (
+        "".join(f"<li>{html.escape(text)}</li>" for text in figures["low_confidence_messages"])
+        or "<li>无</li>"
+    )
+    summary = (
+        f"会话 {figures['conversations']}，智能答复 {figures['answered']}，"
+        f"无需人工即解决 {figures['contained']}（{figures['containment_rate']:.0%}，文章为 "
+        f"{figures['article_containment_rate']:.0%}），转人工或工单 {figures['transfers']}。"
+    )
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>客服运营报告 · 抖音智能客服模拟器</title>
+<style>body{{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;max-width:960px;margin:24px auto;
+padding:0 16px}}
+figure{{margin:24px 0}}figcaption{{font-weight:bold;margin-bottom:8px}}img{{max-width:100%}}</style></head>
+<body><h1>客服运营报告（模拟数据）</h1><p>{html.escape(summary)}</p>
+{images}
+<h2>低置信度消息（可补充进训练数据）</h2><ul id="low-confidence">{low}</ul>
+</body></html>"""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tracker-db", default=f"sqlite:///{SIMULATION_DIR / 'tracker.db'}")
+    parser.add_argument("--service-db", default=f"sqlite:///{SIMULATION_DIR / 'service.db'}")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "report.html")
+    args = parser.parse_args(argv)
+    figures = compute(args.tracker_db, args.service_db)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(figures, draw_all(figures)), encoding="utf-8")
+    args.out.with_suffix(".json").write_text(
+        json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    print(f"Report written to {args.out} ({figures['conversations']} conversations)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
