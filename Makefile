@@ -11,7 +11,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install venv web browser spacy train test lint format validate test-nlu test-stories pytest \
+.PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean
 
 help:
@@ -24,7 +24,7 @@ help:
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 
-install: venv web browser spacy train
+install: venv web system spacy train
 
 venv: $(BIN)/rasa
 
@@ -42,15 +42,21 @@ web/vendor/node_modules/rasa-webchat/lib/index.js: web/vendor/package.json web/v
 	cd web/vendor && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Chromium and CJK fonts for the browser tests, from the system's packages where they are missing.
-browser:
-	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; then \
-		echo "Chromium and CJK fonts present"; \
+# What the tests start besides Rasa: Chromium and CJK fonts (browser tests), Redis and PostgreSQL
+# (scale-out and failure tests). Installed from the system's packages where missing, when root on
+# Debian/Ubuntu; elsewhere install them yourself or those tests are skipped.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server postgresql
+system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then echo "System packages present: $(SYSTEM_PACKAGES)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
-	else \
-		echo "Install Chromium and a CJK font (e.g. apt-get install chromium fonts-noto-cjk) to run the browser tests."; \
-	fi
+		echo "Installing:$$missing"; apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Missing:$$missing (install them to run every test; the tests that need them are skipped)"; fi
 
 spacy: spacy_zh/meta.json
 

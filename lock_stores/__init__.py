@@ -1,0 +1,1 @@
+"""Custom Rasa lock stores (referenced from endpoints.production.yml)."""

@@ -1,0 +1,118 @@
+"""The production profile: two Rasa servers sharing a PostgreSQL tracker store and a Redis lock store
+(endpoints.production.yml, configured by environment only), one action server with the tickets in
+the same PostgreSQL. One conversation alternating between the servers keeps its state, and concurrent
+messages to one conversation are handled one at a time."""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from scripts.servers import ROOT, action_server, free_port, rasa_server
+from tests import postgres, redis_server
+from tests.bot import MODEL, joined
+
+pytestmark = [
+    pytest.mark.servers,
+    pytest.mark.skipif(
+        not (postgres.available() and redis_server.available()), reason="needs PostgreSQL and Redis"
+    ),
+]
+SIM_NOW = "2026-11-25T10:00:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    workdir: Path = tmp_path_factory.mktemp("cluster")
+    pg = postgres.TempPostgres().init()
+    redis = redis_server.TempRedis().start()
+    action_port = free_port()
+    env = {
+        "CS_SIM_NOW": SIM_NOW,
+        "CS_DATABASE_URL": pg.url,
+        "ACTION_ENDPOINT_URL": f"http://localhost:{action_port}/webhook",
+        "DB_HOST": "127.0.0.1",
+        "DB_PORT": str(pg.port),
+        "DB_NAME": "postgres",
+        "DB_USER": "postgres",
+        "DB_PASSWORD": "unused",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(redis.port),
+    }
+    servers = [action_server(action_port, workdir / "actions.log", env).start()]
+    endpoints = ROOT / "endpoints.production.yml"
+    ports = [free_port(), free_port()]
+    for index, port in enumerate(ports):
+        servers.append(rasa_server(MODEL, port, endpoints, workdir / f"rasa{index}.log", env).start())
+    yield {"urls": [f"http://localhost:{p}/webhooks/rest/webhook" for p in ports], "pg": pg}
+    for server in servers:
+        server.stop()
+    redis.stop()
+    pg.destroy()
+
+
+def say(url: str, sender: str, message: str) -> str:
+    reply = requests.post(url, json={"sender": sender, "message": message}, timeout=60)
+    reply.raise_for_status()
+    return joined(reply.json())
+
+
+def test_a_conversation_alternating_between_servers_keeps_its_state(cluster) -> None:
+    first, second = cluster["urls"]
+    sender = "scale-out-1"
+    assert "账号封禁" in say(first, sender, "我的号被封了怎么办")
+    assert "feedback@douyin.com" in say(second, sender, "没用")  # the topic's next step: the slot survived
+    assert "没能帮您解决" in say(first, sender, "还是不行")  # next step given: now the offer
+    queued = say(second, sender, "转人工")
+    assert "排在第 1 位" in queued and "账号封禁" in queued
+    assert "联系您" in say(first, sender, "/create_ticket")
+    assert "联系方式" in say(second, sender, "电话回访")
+    number = re.search(r"DY\d{8}-\d{6}", say(first, sender, "13800138000")).group(0)
+    shown = say(second, sender, f"查询工单 {number}")
+    assert "我的号被封了怎么办" in shown  # the owner's view, from the other server
+    with create_engine(cluster["pg"].url).connect() as connection:
+        stored = connection.execute(
+            text("SELECT conversation_id FROM tickets WHERE number = :n"), {"n": number}
+        )
+        assert stored.scalar_one() == sender
+
+
+def test_concurrent_messages_to_one_conversation_are_serialized(cluster) -> None:
+    sender = "scale-out-2"
+    messages = [
+        "客服电话多少",
+        "客服邮箱",
+        "官网在哪",
+        "微信公众号",
+        "微博客服",
+        "线下中心",
+        "知乎专栏",
+        "要等多久",
+    ]
+    with ThreadPoolExecutor(len(messages)) as pool:
+        replies = list(
+            pool.map(lambda i: say(cluster["urls"][i % 2], sender, messages[i]), range(len(messages)))
+        )
+    assert all(reply.strip() for reply in replies)
+
+    with create_engine(cluster["pg"].url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT type_name, action_name, data FROM events WHERE sender_id = :s ORDER BY id"),
+            {"s": sender},
+        ).fetchall()
+    turns, in_turn = 0, False
+    for type_name, action_name, _ in rows:
+        if type_name == "user":
+            assert not in_turn, "a message was handled while another was still being answered"
+            turns, in_turn = turns + 1, True
+        elif type_name == "action" and action_name == "action_listen":
+            in_turn = False
+    users = [json.loads(data)["text"] for type_name, _, data in rows if type_name == "user"]
+    assert sorted(users) == sorted(messages), [(t, a) for t, a, _ in rows]
+    assert turns == len(messages)
