@@ -135,6 +135,7 @@ def create_ticket(
     contact_channel: str,
     contact_detail: str,
     now: datetime,
+    status: str = "open",
 ) -> Ticket:
     """Stores a ticket and gives it its number, in one transaction: it exists whole or not at all."""
     with engine().begin() as connection:
@@ -145,7 +146,7 @@ def create_ticket(
                 description=description,
                 contact_channel=contact_channel,
                 contact_detail=contact_detail,
-                status="open",
+                status=status,
                 created_at=_utc(now),
             )
         ).inserted_primary_key[0]
@@ -170,6 +171,11 @@ def find_ticket(number: str) -> Optional[Ticket]:
         status=row.status,
         created_at=to_service_time(row.created_at),
     )
+
+
+def set_ticket_status(number: str, status: str) -> None:
+    with engine().begin() as connection:
+        connection.execute(tickets.update().where(tickets.c.number == number).values(status=status))
 
 
 def enqueue_for_human(conversation_id: str, topic: str, description: str, now: datetime) -> int:
@@ -211,6 +217,17 @@ class QueueEntry:
     status: str
     agent: Optional[str]
     enqueued_at: datetime  # in the service's timezone
+
+
+def queue_topic(conversation_id: str) -> Optional[str]:
+    """The topic the conversation was queued with (its latest entry)."""
+    query = (
+        select(handoff_queue.c.topic)
+        .where(handoff_queue.c.conversation_id == conversation_id)
+        .order_by(handoff_queue.c.id.desc())
+    )
+    with engine().connect() as connection:
+        return connection.execute(query).scalar()
 
 
 def open_queue() -> List[QueueEntry]:

@@ -118,16 +118,27 @@ class AgentConsoleInput(InputChannel):
                 return _error(400, "empty reply")
             if len(text) > MAX_REPLY_CHARS:
                 return _error(400, f"reply longer than {MAX_REPLY_CHARS} characters")
-            await channel._apply(request, conversation_id, command, agent_name, text)
+            with_ticket = command == "close" and bool(body.get("ticket"))
+            await channel._apply(request, conversation_id, command, agent_name, text, with_ticket)
             store.record_agent_action(conversation_id, agent_name, command, text, clock.now())
             return response.json({"ok": True, "command": command})
 
         return console
 
     async def _apply(
-        self, request: Request, conversation_id: str, command: str, agent: str, text: str
+        self,
+        request: Request,
+        conversation_id: str,
+        command: str,
+        agent: str,
+        text: str,
+        with_ticket: bool = False,
     ) -> None:
-        """Pauses, relays or resumes the conversation, and tells the user through their own channel."""
+        """Pauses, relays or resumes the conversation, and tells the user through their own channel.
+
+        Closing `with_ticket` records the case as a closed ticket: the conversation's own ticket if it
+        has one, else a new one with the agent's note (or the user's words) as its description.
+        """
         rasa_agent = request.app.ctx.agent
         processor = rasa_agent.processor
         async with rasa_agent.lock_store.lock(conversation_id):
@@ -137,14 +148,17 @@ class AgentConsoleInput(InputChannel):
                 tracker.update(SlotSet("agent_message", text))
             elif command == "close":
                 tracker.update(ConversationResumed())
-            await processor.save_tracker(tracker)
-            output = self._output_channel_for(request, tracker.get_latest_input_channel())
             utterance = {
                 "take": "utter_agent_joined",
                 "reply": "utter_agent_message",
                 "close": "utter_agent_left",
-            }
-            await rasa_agent.execute_action(conversation_id, utterance[command], output, None, 1.0)
+            }[command]
+            if with_ticket:
+                tracker.update(SlotSet("ticket_number", self._close_ticket(tracker, text)))
+                utterance = "utter_agent_left_with_ticket"
+            await processor.save_tracker(tracker)
+            output = self._output_channel_for(request, tracker.get_latest_input_channel())
+            await rasa_agent.execute_action(conversation_id, utterance, output, None, 1.0)
             # The utterance is the bot's turn: end it with action_listen so that the user's next message
             # is answered (after close) instead of predicting a listen first.
             tracker = await processor.get_tracker(conversation_id)
@@ -153,6 +167,25 @@ class AgentConsoleInput(InputChannel):
                 # Paused once the agent's greeting is out: the bot stays silent in this conversation.
                 tracker.update(ConversationPaused())
             await processor.save_tracker(tracker)
+
+    @staticmethod
+    def _close_ticket(tracker: Any, note: str) -> str:
+        number = tracker.get_slot("ticket_number")
+        if number and store.find_ticket(number):
+            store.set_ticket_status(number, "closed")
+            return number
+        conversation_id = tracker.sender_id
+        topic = store.queue_topic(conversation_id) or tracker.get_slot("topic") or "contact_general"
+        ticket = store.create_ticket(
+            conversation_id=conversation_id,
+            topic=topic,
+            description=note or tracker.get_slot("problem_text") or knowledge.topic_title(topic),
+            contact_channel="app",
+            contact_detail=conversation_id[:64],
+            now=clock.now(),
+            status="closed",
+        )
+        return ticket.number
 
     @staticmethod
     def _output_channel_for(request: Request, channel_name: Optional[str]) -> OutputChannel:

@@ -20,6 +20,12 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from tuning import action_result_validation
+
+# Loaded by every Rasa server of this project (credentials.yml), so the server validates action replies
+# with a compiled validator (tuning/action_result_validation.py).
+action_result_validation.install()
+
 logger = logging.getLogger(__name__)
 
 EMPTY_MESSAGE_RESPONSE = "utter_empty_message"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.bot import RunningBot
 from tests.conftest import ROOT
@@ -103,8 +105,25 @@ def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> N
     assert user.locator(".rw-response").count() == bot_messages, "the bot answered a paused conversation"
     shot(agent, "agent_console")
 
+    agent.locator("#reply-text").fill("已指导用户在官网提交申诉")
+    agent.locator("#close-ticket").check()
     agent.locator("#close").click()
     expect(chat(user)).to_contain_text("智能客服继续为您服务", timeout=15_000)
+    number = re.search(r"DY\d{8}-\d{6}", user.locator(".rw-response").last.inner_text()).group(0)
+    with create_engine(bot.database_url).connect() as connection:
+        status, description, conversation = connection.execute(
+            text("SELECT status, description, conversation_id FROM tickets WHERE number = :n"), {"n": number}
+        ).one()
+        recorded = connection.execute(
+            text("SELECT agent, action, text FROM agent_actions WHERE conversation_id = :c ORDER BY id"),
+            {"c": conversation},
+        ).fetchall()
+    assert (status, description) == ("closed", "已指导用户在官网提交申诉")
+    assert [tuple(row) for row in recorded] == [
+        ("小抖", "take", ""),
+        ("小抖", "reply", "您好，我是人工客服，请提供您的抖音号"),
+        ("小抖", "close", "已指导用户在官网提交申诉"),
+    ]
     say(user, "客服邮箱是多少")
     expect(chat(user)).to_contain_text("feedback@douyin.com", timeout=15_000)
     shot(user, "widget_after_agent")
@@ -115,7 +134,8 @@ def test_conversation_survives_a_reload(browser, bot: RunningBot) -> None:
     say(user, "作品被限流了怎么办")
     expect(chat(user)).to_contain_text("作品限流", timeout=15_000)
     user.reload()
-    if user.locator(".rw-launcher").is_visible():
+    user.locator(".rw-launcher").wait_for()  # the widget is back; open it if it came back closed
+    if not user.locator(".rw-messages-container").is_visible():
         user.locator(".rw-launcher").click()
     expect(chat(user)).to_contain_text("作品限流", timeout=15_000)
     say(user, "没用")

@@ -63,10 +63,10 @@ async function select(conversationId) {
   await refreshQueue();
 }
 
-async function command(name, text = "") {
+async function command(name, text = "", ticket = false) {
   await call(`/conversations/${encodeURIComponent(selected)}/${name}`, {
     method: "POST",
-    body: JSON.stringify({ agent: $("agent").value, text }),
+    body: JSON.stringify({ agent: $("agent").value, text, ticket }),
   });
   await refreshTranscript();
   await refreshQueue();
@@ -79,7 +79,12 @@ $("login").addEventListener("submit", async (event) => {
   await refreshQueue().catch(() => {});
 });
 $("take").addEventListener("click", () => command("take"));
-$("close").addEventListener("click", () => command("close"));
+$("close").addEventListener("click", async () => {
+  const withTicket = $("close-ticket").checked;
+  await command("close", withTicket ? $("reply-text").value.trim() : "", withTicket);
+  $("reply-text").value = "";
+  $("close-ticket").checked = false;
+});
 $("send").addEventListener("click", async () => {
   const text = $("reply-text").value.trim();
   if (!text) return;

@@ -1,0 +1,1 @@
+"""Measured speed-ups of Rasa internals (see README, "Benchmark")."""
