@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any, Awaitable, Callable, Dict, Optional
 
+import socketio
 from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketIOInput
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 EMPTY_MESSAGE_RESPONSE = "utter_empty_message"
 UNAVAILABLE_RESPONSE = "utter_service_unavailable"
 MAX_SENDER_CHARS = 255
+SOCKETIO_REDIS_VARIABLE = "CS_SOCKETIO_REDIS_URL"
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
@@ -122,8 +125,24 @@ class ReliableRestInput(RestInput):
         return webhook
 
 
+def share_rooms_through_redis(sio: socketio.AsyncServer, redis_url: str) -> None:
+    """Several Rasa servers: a message for a widget whose socket another server holds (e.g. an agent's
+    reply arriving at the wrong server) is published in Redis and sent by the server that holds it.
+    Rasa builds its socket.io server without a client manager, so it is set here, before any client
+    connects (the server initializes its manager on the first connection)."""
+    manager = socketio.AsyncRedisManager(redis_url)
+    manager.set_server(sio)
+    sio.manager = manager
+    sio.manager_initialized = False
+
+
 class ReliableSocketIOInput(SocketIOInput):
-    """Rasa's socketio channel (used by the web widget) with always a reply."""
+    """Rasa's socketio channel (used by the web widget) with always a reply, and with the widgets'
+    rooms shared between Rasa servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        return super().blueprint(always_reply(on_new_message))
+        blueprint = super().blueprint(always_reply(on_new_message))
+        redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
+        if redis_url and self.sio is not None:
+            share_rooms_through_redis(self.sio, redis_url)
+        return blueprint

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -25,6 +27,7 @@ pytestmark = [
     ),
 ]
 SIM_NOW = "2026-11-25T10:00:00+08:00"
+AGENT_TOKEN = "scale-out-agent"
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +47,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
         "DB_PASSWORD": "unused",
         "REDIS_HOST": "127.0.0.1",
         "REDIS_PORT": str(redis.port),
+        "CS_SOCKETIO_REDIS_URL": f"redis://127.0.0.1:{redis.port}/2",
+        "CS_AGENT_TOKEN": AGENT_TOKEN,
     }
     servers = [action_server(action_port, workdir / "actions.log", env).start()]
     endpoints = ROOT / "endpoints.production.yml"
     ports = [free_port(), free_port()]
     for index, port in enumerate(ports):
         servers.append(rasa_server(MODEL, port, endpoints, workdir / f"rasa{index}.log", env).start())
-    yield {"urls": [f"http://localhost:{p}/webhooks/rest/webhook" for p in ports], "pg": pg}
+    yield {
+        "urls": [f"http://localhost:{p}/webhooks/rest/webhook" for p in ports],
+        "servers": [f"http://localhost:{p}" for p in ports],
+        "pg": pg,
+    }
     for server in servers:
         server.stop()
     redis.stop()
@@ -116,3 +125,40 @@ def test_concurrent_messages_to_one_conversation_are_serialized(cluster) -> None
     users = [json.loads(data)["text"] for type_name, _, data in rows if type_name == "user"]
     assert sorted(users) == sorted(messages), [(t, a) for t, a, _ in rows]
     assert turns == len(messages)
+
+
+def test_an_agent_reply_through_one_server_reaches_a_widget_held_by_the_other(cluster) -> None:
+    import socketio
+
+    widget_server, agent_server = cluster["servers"]
+    received: list = []
+    session_id = f"widget-{uuid.uuid4().hex[:8]}"
+    client = socketio.Client()
+    client.on("bot_uttered", lambda data: received.append(data.get("text", "")))
+    client.connect(widget_server, socketio_path="/socket.io/", wait_timeout=20)
+    try:
+        client.emit("session_request", {"session_id": session_id})
+        client.emit("user_uttered", {"message": "转人工", "session_id": session_id})
+        wait_for(lambda: any("描述" in text for text in received))
+        client.emit("user_uttered", {"message": "我的账号被封了", "session_id": session_id})
+        wait_for(lambda: any("排在第" in text for text in received))
+
+        console = f"{agent_server}/webhooks/agent_console/conversations/{session_id}"
+        headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
+        for command, body in [("take", {}), ("reply", {"text": "您好，请提供抖音号"})]:
+            reply = requests.post(
+                f"{console}/{command}", json={"agent": "小抖", **body}, headers=headers, timeout=30
+            )
+            assert reply.status_code == 200
+        wait_for(lambda: any("请提供抖音号" in text for text in received))
+    finally:
+        client.disconnect()
+
+
+def wait_for(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("nothing arrived in time")
