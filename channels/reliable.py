@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 import socketio
@@ -50,6 +51,44 @@ class CountingOutputChannel(OutputChannel):
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         self.sent += 1
         await self.inner.send_response(recipient_id, message)
+
+
+# Mail and web addresses in the bot's text (the article's channels), for the widget's markdown.
+ADDRESS = re.compile(r"(?<![\w@./-])(www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+
+
+def markdown_links(text: str) -> str:
+    """`feedback@douyin.com` -> `[feedback@douyin.com](mailto:…)`, `www.x.com` -> `[www.x.com](https://…)`."""
+
+    def link(match: re.Match) -> str:
+        address = match.group(1)
+        return f"[{address}]({'mailto:' if '@' in address else 'https://'}{address})"
+
+    return ADDRESS.sub(link, text)
+
+
+class LinkingOutputChannel(OutputChannel):
+    """The web widget renders markdown: its messages get clickable addresses (the shell and REST keep
+    plain text, and the tracker keeps the plain message)."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        self.inner = inner
+
+    def name(self) -> str:  # type: ignore[override]
+        return self.inner.name()
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        if message.get("text"):
+            message = {**message, "text": markdown_links(message["text"])}
+        await self.inner.send_response(recipient_id, message)
+
+
+def with_links(on_new_message: OnNewMessage) -> OnNewMessage:
+    async def handle(message: UserMessage) -> None:
+        message.output_channel = LinkingOutputChannel(message.output_channel)
+        await on_new_message(message)
+
+    return handle
 
 
 def _response_text(name: str) -> str:
@@ -137,12 +176,17 @@ def share_rooms_through_redis(sio: socketio.AsyncServer, redis_url: str) -> None
 
 
 class ReliableSocketIOInput(SocketIOInput):
-    """Rasa's socketio channel (used by the web widget) with always a reply, and with the widgets'
-    rooms shared between Rasa servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
+    """Rasa's socketio channel (used by the web widget) with always a reply, clickable addresses, and
+    the widgets' rooms shared between Rasa servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        blueprint = super().blueprint(always_reply(on_new_message))
+        blueprint = super().blueprint(always_reply(with_links(on_new_message)))
         redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
         if redis_url and self.sio is not None:
             share_rooms_through_redis(self.sio, redis_url)
         return blueprint
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """Used for messages that do not answer the user (the agent console's): linked as well."""
+        output = super().get_output_channel()
+        return LinkingOutputChannel(output) if output is not None else None

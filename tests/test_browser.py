@@ -126,6 +126,7 @@ def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> N
     ]
     say(user, "客服邮箱是多少")
     expect(chat(user)).to_contain_text("feedback@douyin.com", timeout=15_000)
+    expect(user.locator('a[href="mailto:feedback@douyin.com"]').first).to_be_visible()
     shot(user, "widget_after_agent")
 
 

@@ -79,3 +79,16 @@ def test_normalize_text(text, expected) -> None:
 def test_normalize_text_keeps_length_for_entity_offsets() -> None:
     text = "請問香港用戶怎麼聯繫客服，ＤＹ２０２６"
     assert len(normalize_text(text)) == len(text)
+
+
+def test_addresses_become_markdown_links_for_the_widget() -> None:
+    from channels.reliable import markdown_links
+
+    assert markdown_links("邮箱：feedback@douyin.com（2小时）") == (
+        "邮箱：[feedback@douyin.com](mailto:feedback@douyin.com)（2小时）"
+    )
+    assert (
+        markdown_links("官网 www.douyin.com → 紧急求助")
+        == "官网 [www.douyin.com](https://www.douyin.com) → 紧急求助"
+    )
+    assert markdown_links("热线 400-992-2556") == "热线 400-992-2556"
