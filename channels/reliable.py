@@ -38,15 +38,25 @@ SOCKETIO_REDIS_VARIABLE = "CS_SOCKETIO_REDIS_URL"
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
-class CountingOutputChannel(OutputChannel):
-    """Passes every bot message on to the real channel and counts them."""
+class ForwardingOutputChannel(OutputChannel):
+    """Passes every bot message on to the channel it wraps; subclasses look at or change it first."""
 
     def __init__(self, inner: OutputChannel) -> None:
         self.inner = inner
-        self.sent = 0
 
     def name(self) -> str:  # type: ignore[override]
         return self.inner.name()
+
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        await self.inner.send_response(recipient_id, message)
+
+
+class CountingOutputChannel(ForwardingOutputChannel):
+    """Counts the bot messages sent (to notice silence)."""
+
+    def __init__(self, inner: OutputChannel) -> None:
+        super().__init__(inner)
+        self.sent = 0
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         self.sent += 1
@@ -67,15 +77,9 @@ def markdown_links(text: str) -> str:
     return ADDRESS.sub(link, text)
 
 
-class LinkingOutputChannel(OutputChannel):
+class LinkingOutputChannel(ForwardingOutputChannel):
     """The web widget renders markdown: its messages get clickable addresses (the shell and REST keep
     plain text, and the tracker keeps the plain message)."""
-
-    def __init__(self, inner: OutputChannel) -> None:
-        self.inner = inner
-
-    def name(self) -> str:  # type: ignore[override]
-        return self.inner.name()
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         if message.get("text"):
