@@ -1,25 +1,104 @@
-"""Renders the smart answer for a topic from the knowledge files."""
+"""Renders the smart answer from the knowledge files: the aspect asked of the case's channel when the
+question asks one, else a short overview of the case; the rest is offered as a button."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Dict, List, Optional
 
 from actions import knowledge
+from actions.aspects import Question, aspect_field, kind_default_channel
 from actions.parsing import is_urgent
+from actions.service_hours import human_availability, open_channels_now, reopens_text
+
+OVERVIEW_CHANNELS = 3  # channel lines in an overview; the rest behind "其他渠道"
+MORE_CHANNELS = 6  # channel lines when the user asks for the others
+# Aspects whose answer is naturally several places (the three centers); others answer one channel.
+ASPECT_CHANNELS = {"location": 3, "booking": 3}
+NOT_GIVEN = ("文章未给出", "文章只写到", "the article gives no", "the article does not")
+HUMAN_HOURS_TOPIC = "human_hours"
+
+WORDS = {
+    "zh": {
+        "colon": "：",
+        "open": "（",
+        "close": "）",
+        "list": "、",
+        "prepare": "请准备：",
+        "submit_at": "提交渠道：",
+        "urgent": "紧急情况请直接走：",
+        "others": "其他渠道：",
+        "not_given": "文章没有写明{channel}的{aspect}。文章给出的最接近的信息：",
+        "no_more": "这些就是文章给出的全部渠道了。",
+        "more_button": "其他渠道",
+        "on_duty": "现在是北京时间 {clock}，人工客服在线；需要的话请说“转人工”。",
+        "off_duty": "现在是北京时间 {clock}，不在人工服务时间，{reopens}恢复。现在可以用：",
+        "aspects": {
+            "contact": "联系方式",
+            "hours": "服务时间",
+            "response": "响应时间",
+            "prepare": "所需材料",
+            "process": "处理流程",
+            "location": "地址",
+            "booking": "预约方式",
+            "cost": "收费",
+        },
+    },
+    "en": {
+        "colon": ": ",
+        "open": " (",
+        "close": ")",
+        "list": "; ",
+        "prepare": "Please have ready: ",
+        "submit_at": "Where to submit: ",
+        "urgent": "If it is urgent, go straight to:",
+        "others": "Other channels:",
+        "not_given": "The article does not give the {aspect} of the {channel}. The nearest it gives:",
+        "no_more": "Those are all the channels the article gives.",
+        "more_button": "Other channels",
+        "on_duty": 'Human agents are on duty now ({clock} Beijing time); say "human agent" to reach one.',
+        "off_duty": "It is {clock} Beijing time, outside human service hours; agents are back {reopens}. "
+        "Open now:",
+        "aspects": {
+            "contact": "contact",
+            "hours": "hours",
+            "response": "response time",
+            "prepare": "requirements",
+            "process": "process",
+            "location": "address",
+            "booking": "booking method",
+            "cost": "cost",
+        },
+    },
+}
 
 
-def _channels_for(topic: Dict, region: Optional[str], city: Optional[str]) -> List[str]:
-    """The topic's channels, with the one for the user's region or city moved to the front."""
-    ids = list(topic["channels"])
-    places = knowledge.places()
-    preferred = places["cities"].get(city) if city else None
-    if preferred not in ids:
-        preferred = None  # a city only reorders the centers a topic already lists
-    if region and topic.get("regional"):
-        preferred = places["regions"].get(region, places["regions"]["default"])
-    if preferred:
-        ids = [preferred] + [channel_id for channel_id in ids if channel_id != preferred]
-    return ids
+@dataclass
+class Answer:
+    text: str
+    shown: List[str] = field(default_factory=list)  # channel ids the answer named
+    more: bool = False  # the case has channels the answer did not name
+    buttons: List[Dict[str, str]] = field(default_factory=list)
+
+
+def words(language: str) -> Dict:
+    return WORDS.get(language, WORDS["zh"])
+
+
+def short(detail: str) -> str:
+    """The first clause of a detail: "接通率82%，典型等待5-15分钟（文章另称…）" -> without the aside."""
+    return re.split(r"（|；| \(|; ", str(detail), maxsplit=1)[0].strip()
+
+
+def is_given(contact: str) -> bool:
+    return not any(marker in contact for marker in NOT_GIVEN)
+
+
+def is_address(contact: str) -> bool:
+    """A number, e-mail or web address (worth repeating beside a fact), not a path or a place."""
+    return is_given(contact) and bool(re.search(r"\d{3}|@|www\.", contact))
 
 
 def green_channel(topic_name: str, text: Optional[str]) -> Optional[str]:
@@ -30,31 +109,238 @@ def green_channel(topic_name: str, text: Optional[str]) -> Optional[str]:
     return topic.get("green")
 
 
+def _unique(ids: List[Optional[str]]) -> List[str]:
+    seen: List[str] = []
+    for channel_id in ids:
+        if channel_id and channel_id not in seen:
+            seen.append(channel_id)
+    return seen
+
+
+def case_channels(topic_name: str, region: Optional[str] = None, city: Optional[str] = None) -> List[str]:
+    """Every channel of a case, best first: its own, its next step's, its alternative and green ones,
+    with the one for the user's region or city moved to the front."""
+    topic = knowledge.topic(topic_name) or {}
+    ids = _unique(
+        [*topic.get("channels", []), *topic.get("next_channels", []), topic.get("alternative")]
+        + [topic.get("green"), topic.get("urgent_green")]
+    )
+    places = knowledge.places()
+    preferred = places["cities"].get(city) if city else None
+    if preferred not in ids:
+        preferred = None  # a city only reorders the centers a case already lists
+    if region and topic.get("regional"):
+        preferred = places["regions"].get(region, places["regions"]["default"])
+    return _unique([preferred, *ids]) if preferred else ids
+
+
+def _overview_line(channel_id: str, language: str, said: List[str]) -> str:
+    """Icon, name, contact and the first clause of hours and response, each detail said once."""
+    info, w = knowledge.channel(channel_id), words(language)
+    line = f"{knowledge.KIND_ICONS[info['kind']]} {knowledge.localized(info, 'name', language)}"
+    line += f"{w['colon']}{knowledge.localized(info, 'contact', language)}"
+    details = []
+    for key in ("hours", "response"):
+        detail = short(knowledge.localized(info, key, language) or "")
+        if detail and detail not in said:
+            said.append(detail)
+            details.append(detail)
+    sep = "; " if language == "en" else "；"
+    return f"{line}{w['open']}{sep.join(details)}{w['close']}" if details else line
+
+
+def _aspect_line(channel_id: str, aspect: str, language: str) -> str:
+    """ "☎ 普通热线（内地）（400-992-2556）：8:00-23:00…" — the channel and the fact asked."""
+    info, w = knowledge.channel(channel_id), words(language)
+    name = f"{knowledge.KIND_ICONS[info['kind']]} {knowledge.localized(info, 'name', language)}"
+    contact = knowledge.localized(info, "contact", language)
+    if aspect == "contact":
+        hours = short(knowledge.localized(info, "hours", language) or "")
+        return f"{name}{w['colon']}{contact}" + (f"{w['open']}{hours}{w['close']}" if hours else "")
+    value = knowledge.localized(info, aspect_field(aspect), language)
+    where = f" {contact}" if is_address(contact) else ""
+    return f"{name}{where}{w['colon']}{value}"
+
+
+def _has(channel_id: str, aspect: str) -> bool:
+    return bool(knowledge.channel(channel_id).get(aspect_field(aspect)))
+
+
+def _channels_asked(
+    topic_name: str,
+    question: Question,
+    region: Optional[str],
+    city: Optional[str],
+    preferred: Optional[List[str]] = None,
+) -> List[str]:
+    """The channels a question is about: those it names, else the case's of the kind it names, else
+    the case's own; `preferred` (those the conversation already talked about) first."""
+    if question.channels:
+        return list(question.channels)
+    candidates = _unique([*(preferred or []), *case_channels(topic_name, region, city)])
+    if question.kinds:
+        kinds = set(question.kinds)
+        of_kind = [c for c in candidates if knowledge.channel(c)["kind"] in kinds]
+        return of_kind or [kind_default_channel(kind) for kind in question.kinds]
+    return candidates
+
+
+def _pick_aspect(topic_name: str, question: Question, channels: List[str]) -> Optional[str]:
+    """The first aspect asked that the channels can answer; else "where"/"which" is the contact, and
+    another aspect is answered "not given"; with none asked, the topic's own, or "contact" when a
+    channel was named."""
+    for aspect in question.aspects:
+        if aspect == "prepare" and _prepare_items(topic_name, question):
+            return aspect
+        if any(_has(c, aspect) for c in channels) or (
+            aspect == "process" and any(_has(c, "response") for c in channels)
+        ):
+            return aspect
+    if question.aspects:
+        where = "location" in question.aspects or "contact" in question.aspects
+        return "contact" if where else question.aspects[0]
+    default = (knowledge.topic(topic_name) or {}).get("aspect")
+    if default:
+        return default
+    return "contact" if (question.channels or question.kinds) else None
+
+
+def _prepare_items(topic_name: str, question: Question) -> Optional[str]:
+    """The topic whose "what to prepare" list answers the question: the case's own when no channel is
+    named, else the topic a named channel (without requirements of its own) serves first."""
+    if not question.channels:
+        return topic_name if (knowledge.topic(topic_name) or {}).get("prepare") else None
+    channel_id = question.channels[0]
+    if knowledge.channel(channel_id).get("prepare"):
+        return None
+    return next(
+        (
+            name
+            for name, t in knowledge.topics().items()
+            if t.get("prepare") and t["channels"][0] == channel_id
+        ),
+        None,
+    )
+
+
+def _nearest_with(aspect: str, channels: List[str], topic_name: str) -> Optional[str]:
+    """A channel that has the aspect: the case's first, else one of the same kind, else any."""
+    kinds = [knowledge.channel(c)["kind"] for c in channels]
+    pools = [case_channels(topic_name), [c for c, i in knowledge.channels().items() if i["kind"] in kinds]]
+    pools.append(list(knowledge.channels()))
+    return next((c for pool in pools for c in pool if _has(c, aspect)), None)
+
+
+def _prepare_answer(topic_name: str, channels: List[str], language: str) -> Answer:
+    """What to prepare for the case (or the topic a named channel serves), and where to send it."""
+    topic, w = knowledge.topic(topic_name), words(language)
+    items = knowledge.localized(topic, "prepare", language)
+    lines = [f"【{knowledge.topic_title(topic_name, language)}】{w['prepare']}{w['list'].join(items)}"]
+    if channels:
+        said: List[str] = []
+        lines.append(w["submit_at"] + _overview_line(channels[0], language, said))
+    return Answer("\n".join(lines), shown=channels[:1])
+
+
+def _human_status(now: datetime, language: str) -> str:
+    """Whether humans are on duty now by the simulated clock, and what is open if not."""
+    availability, w = human_availability(now), words(language)
+    clock = now.strftime("%H:%M")
+    if availability.on_duty:
+        return w["on_duty"].format(clock=clock)
+    open_now = open_channels_now(now)
+    said: List[str] = []
+    first = _overview_line(open_now[0], language, said) if open_now else ""
+    return w["off_duty"].format(clock=clock, reopens=reopens_text(availability, language)) + "\n" + first
+
+
+def aspect_answer(
+    topic_name: str,
+    question: Question,
+    language: str = "zh",
+    region: Optional[str] = None,
+    city: Optional[str] = None,
+    now: Optional[datetime] = None,
+    preferred: Optional[List[str]] = None,
+) -> Optional[Answer]:
+    """The direct answer to the aspect asked, for the channel(s) of the case; None if none is asked.
+    `preferred`: channels the conversation already named, asked first in a follow-up."""
+    channels = _channels_asked(topic_name, question, region, city, preferred)
+    aspect = _pick_aspect(topic_name, question, channels)
+    if aspect is None:
+        return None
+    every = case_channels(topic_name, region, city)
+    prepare_topic = _prepare_items(topic_name, question) if aspect == "prepare" else None
+    if prepare_topic:
+        answer = _prepare_answer(prepare_topic, channels, language)
+    else:
+        if aspect == "process" and not any(_has(c, aspect) for c in channels):
+            aspect = "response"  # the article's "what happens next" for most channels is their response time
+        limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1))
+        answering = [c for c in channels if _has(c, aspect) or aspect == "contact"][:limit]
+        lines = [_aspect_line(c, aspect, language) for c in answering]
+        if not answering:
+            nearest = _nearest_with(aspect, channels, topic_name)
+            w = words(language)
+            name = knowledge.localized(knowledge.channel(channels[0]), "name", language)
+            lines = [w["not_given"].format(channel=name, aspect=w["aspects"][aspect])]
+            if nearest:
+                lines.append(_aspect_line(nearest, aspect, language))
+                answering = [nearest]
+        answer = Answer("\n".join(lines), shown=answering)
+    if topic_name == HUMAN_HOURS_TOPIC and now is not None:
+        answer.text += "\n" + _human_status(now, language)
+    answer.more = any(c not in answer.shown for c in every)
+    return answer
+
+
 def topic_answer(
     topic_name: str,
     text: Optional[str] = None,
     region: Optional[str] = None,
     city: Optional[str] = None,
-) -> str:
-    """The structured answer: title and summary, a line per channel, what to prepare, an alternative."""
-    topic = knowledge.topic(topic_name)
-    lines = [f"【{topic['title']}】{topic['answer']}"]
+    language: str = "zh",
+) -> Answer:
+    """A short overview: title and summary, the first channels, what to prepare; the rest behind a button."""
+    topic, w = knowledge.topic(topic_name), words(language)
+    lines = [
+        f"【{knowledge.topic_title(topic_name, language)}】{knowledge.localized(topic, 'answer', language)}"
+    ]
+    said: List[str] = []
+    channels = case_channels(topic_name, region, city)
+    shown = channels[:OVERVIEW_CHANNELS]
     green = green_channel(topic_name, text)
     if green and green not in topic["channels"]:
-        lines.append("紧急情况请直接走：")
-        lines.append(knowledge.channel_line(green))
-        lines.append("其他渠道：")
-    lines.append(knowledge.channel_lines(_channels_for(topic, region, city)))
+        lines.append(w["urgent"])
+        lines.append(_overview_line(green, language, said))
+        shown = [green, *[c for c in shown if c != green]][:OVERVIEW_CHANNELS]
+        lines.append(w["others"])
+        shown_rest = shown[1:]
+    else:
+        shown_rest = shown
+    lines.extend(_overview_line(c, language, said) for c in shown_rest)
     if topic.get("prepare"):
-        lines.append("请准备：" + "、".join(topic["prepare"]))
-    if topic.get("alternative"):
-        lines.append("也可以：" + knowledge.channel_line(topic["alternative"]))
-    return "\n".join(lines)
+        lines.append(w["prepare"] + w["list"].join(knowledge.localized(topic, "prepare", language)))
+    return Answer("\n".join(lines), shown=shown, more=any(c not in shown for c in channels))
 
 
-def next_step_answer(topic_name: str) -> Optional[str]:
+def more_channels_answer(topic_name: str, shown: List[str], language: str = "zh") -> Answer:
+    """The case's channels the earlier answers did not name."""
+    rest = [c for c in case_channels(topic_name) if c not in shown][:MORE_CHANNELS]
+    if not rest:
+        return Answer(words(language)["no_more"], shown=list(shown))
+    said: List[str] = []
+    text = "\n".join(_overview_line(c, language, said) for c in rest)
+    remaining = [c for c in case_channels(topic_name) if c not in shown and c not in rest]
+    return Answer(text, shown=[*shown, *rest], more=bool(remaining))
+
+
+def next_step_answer(topic_name: str, language: str = "zh") -> Optional[str]:
     """The one extra step for an unsolved case, with its channels; None if the article gives none."""
     topic = knowledge.topic(topic_name) or {}
     if not topic.get("next_step"):
         return None
-    return "\n".join([topic["next_step"], knowledge.channel_lines(topic.get("next_channels", []))])
+    said: List[str] = []
+    lines = [knowledge.localized(topic, "next_step", language)]
+    lines.extend(_overview_line(c, language, said) for c in topic.get("next_channels", []))
+    return "\n".join(lines)

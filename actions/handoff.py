@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from datetime import datetime
+from typing import Any, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -11,7 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import clock, knowledge, store
 from actions.answers import green_channel
-from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now
+from actions.language import conversation_language, disclaim_once
+from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now, reopens_text
+
+WAIT = {
+    "zh": ("{low}-{high}分钟", "（高峰时段，最长约30分钟）"),
+    "en": ("{low}-{high} minutes", " (peak time: up to 30)"),
+}
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +28,7 @@ def transfer_to_human(
 ) -> List[EventType]:
     """Queues the conversation when agents are on duty; otherwise says what is open and offers a ticket."""
     now = clock.now()
+    language = conversation_language(tracker)
     availability = human_availability(now)
     if availability.on_duty:
         try:
@@ -29,31 +37,39 @@ def transfer_to_human(
             logger.exception("Could not queue %s for a human agent", tracker.sender_id)
             dispatcher.utter_message(
                 response="utter_store_unavailable",
-                channels=knowledge.store_failure_channels(),
+                channels=knowledge.store_failure_channels(language),
             )
             return [SlotSet("human_requested", False)]
         low, high = estimated_wait_minutes(position, availability.peak)
-        wait = f"{low}-{high}分钟" + ("（高峰时段，最长约30分钟）" if availability.peak else "")
+        minutes, peak_note = WAIT[language]
+        wait = minutes.format(low=low, high=high) + (peak_note if availability.peak else "")
         dispatcher.utter_message(
             response="utter_queued",
-            topic_title=knowledge.topic_title(topic),
+            topic_title=knowledge.topic_title(topic, language),
             position=position,
             wait=wait,
             hours=availability.hours,
         )
     else:
-        channel_ids = open_channels_now(now)
-        green = green_channel(topic, description)
-        if green:
-            channel_ids = [green] + [c for c in channel_ids if c != green]
-        dispatcher.utter_message(
-            response="utter_after_hours",
-            clock=now.strftime("%H:%M"),
-            hours=availability.hours,
-            reopens=availability.reopens,
-            open_channels=knowledge.channel_lines(channel_ids),
-        )
+        after_hours_offer(dispatcher, now, language, green_channel(topic, description) if topic else None)
     return [SlotSet("human_requested", False)]
+
+
+def after_hours_offer(
+    dispatcher: CollectingDispatcher, now: datetime, language: str, green: Optional[str] = None
+) -> None:
+    """Nobody is on duty: when they are back, what is open now (a green channel first), a ticket offer."""
+    availability = human_availability(now)
+    channel_ids = open_channels_now(now)
+    if green:
+        channel_ids = [green] + [c for c in channel_ids if c != green]
+    dispatcher.utter_message(
+        response="utter_after_hours",
+        clock=now.strftime("%H:%M"),
+        hours=availability.hours,
+        reopens=reopens_text(availability, language),
+        open_channels=knowledge.channel_lines(channel_ids, language),
+    )
 
 
 class ActionTransferHuman(Action):
@@ -63,10 +79,17 @@ class ActionTransferHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        events = disclaim_once(dispatcher, tracker)
         topic = tracker.get_slot("topic")
+        now = clock.now()
+        if not human_availability(now).on_duty:
+            # Nobody to transfer to: say so first, never "right away".
+            green = green_channel(topic, tracker.get_slot("problem_text")) if topic else None
+            after_hours_offer(dispatcher, now, conversation_language(tracker), green)
+            return events + [SlotSet("human_requested", False)]
         if not topic:
             # A person needs to know what the case is about: ask once, then transfer (smart_answer).
             dispatcher.utter_message(response="utter_ask_problem_for_human")
-            return [SlotSet("human_requested", True)]
+            return events + [SlotSet("human_requested", True)]
         description = tracker.get_slot("problem_text") or knowledge.topic_title(topic)
-        return transfer_to_human(dispatcher, tracker, topic, description)
+        return events + transfer_to_human(dispatcher, tracker, topic, description)

@@ -11,7 +11,9 @@ import yaml
 
 KNOWLEDGE_DIR = Path(os.environ.get("CS_KNOWLEDGE_DIR", Path(__file__).resolve().parent.parent / "knowledge"))
 
-KIND_ICONS = {"phone": "☎", "email": "✉", "web": "🌐", "app": "📱", "social": "💬", "offline": "🏢"}
+# Symbols every font the widget and terminals use has (DejaVu, Noto CJK); picture emoji such as a
+# globe or a phone need an emoji font many machines lack, and show as empty boxes there.
+KIND_ICONS = {"phone": "☎", "email": "✉", "web": "▸", "app": "▸", "social": "▸", "offline": "▸"}
 
 
 @lru_cache(maxsize=None)
@@ -36,6 +38,17 @@ def places() -> Dict[str, Dict[str, str]]:
     return _load("places")
 
 
+def lexicon() -> Dict[str, Any]:
+    return _load("lexicon")
+
+
+def localized(entry: Dict[str, Any], field: str, language: str = "zh") -> Any:
+    """`entry[field]` in the user's language: the `<field>_en` label for English when there is one."""
+    if language == "en" and f"{field}_en" in entry:
+        return entry[f"{field}_en"]
+    return entry.get(field)
+
+
 def channel(channel_id: str) -> Dict[str, Any]:
     return channels()[channel_id]
 
@@ -44,23 +57,32 @@ def topic(name: Optional[str]) -> Optional[Dict[str, Any]]:
     return topics().get(name) if name else None
 
 
-def topic_title(name: Optional[str]) -> str:
+OTHER_TOPIC = {"zh": "其他问题", "en": "Other question"}
+
+
+def topic_title(name: Optional[str], language: str = "zh") -> str:
     found = topic(name)
-    return found["title"] if found else "其他问题"
+    return localized(found, "title", language) if found else OTHER_TOPIC[language]
 
 
-def channel_line(channel_id: str) -> str:
+def channel_line(channel_id: str, language: str = "zh") -> str:
     """One line of an answer: icon, channel name, contact, then hours and response time."""
     info = channel(channel_id)
-    details = [info[key] for key in ("hours", "response") if info.get(key)]
-    line = f"{KIND_ICONS[info['kind']]} {info['name']}：{info['contact']}"
-    return f"{line}（{'；'.join(details)}）" if details else line
+    details = [localized(info, key, language) for key in ("hours", "response") if info.get(key)]
+    colon, separator = (": ", "; ") if language == "en" else ("：", "；")
+    name, contact = localized(info, "name", language), localized(info, "contact", language)
+    line = f"{KIND_ICONS[info['kind']]} {name}{colon}{contact}"
+    if not details:
+        return line
+    return (
+        f"{line} ({separator.join(details)})" if language == "en" else f"{line}（{separator.join(details)}）"
+    )
 
 
-def channel_lines(channel_ids: List[str]) -> str:
-    return "\n".join(channel_line(channel_id) for channel_id in channel_ids)
+def channel_lines(channel_ids: List[str], language: str = "zh") -> str:
+    return "\n".join(channel_line(channel_id, language) for channel_id in channel_ids)
 
 
-def store_failure_channels() -> str:
+def store_failure_channels(language: str = "zh") -> str:
     """The channel lines offered when the ticket/queue database cannot be reached."""
-    return channel_lines(handoff_rules()["when_store_fails"])
+    return channel_lines(handoff_rules()["when_store_fails"], language)

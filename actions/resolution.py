@@ -23,7 +23,7 @@ class ActionHandleSolved(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         dispatcher.utter_message(response="utter_ask_rating")
-        return []
+        return [SlotSet("rating_requested", True)]
 
 
 class ActionHandleUnsolved(Action):
@@ -53,6 +53,10 @@ class ActionSaveRating(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
+        if not tracker.get_slot("rating_requested"):
+            # A bare "5" nobody asked for (e.g. typed while other buttons were shown) is no rating.
+            dispatcher.utter_message(response="utter_default")
+            return []
         entity = next(tracker.get_latest_entity_values("rating"), None)
         score = find_rating(str(entity)) if entity else find_rating(tracker.latest_message.get("text"))
         if score is None:
@@ -61,4 +65,4 @@ class ActionSaveRating(Action):
         topic = tracker.get_slot("topic") or NO_TOPIC
         store.save_rating(tracker.sender_id, topic, score, clock.now())
         dispatcher.utter_message(response="utter_rating_saved", score=score)
-        return []
+        return [SlotSet("rating_requested", False)]

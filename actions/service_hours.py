@@ -20,7 +20,8 @@ class HumanAvailability:
     on_duty: bool
     peak: bool
     hours: str  # e.g. "9:00-21:00"
-    reopens: str  # e.g. "今天 9:00" or "明天 9:00"
+    opens: str  # e.g. "9:00"
+    opens_tomorrow: bool  # off duty after closing time: back the next morning
 
 
 def human_availability(now: datetime) -> HumanAvailability:
@@ -28,14 +29,23 @@ def human_availability(now: datetime) -> HumanAvailability:
     moment = now.timetz().replace(tzinfo=None)
     on_duty = within(moment, agents["open"], agents["close"])
     peak = on_duty and any(within(moment, start, end) for start, end in _peak_hours())
-    day = "今天" if moment < parse_clock_time(agents["open"]) else "明天"
     opens = _short(agents["open"])
     return HumanAvailability(
         on_duty=on_duty,
         peak=peak,
         hours=f"{opens}-{_short(agents['close'])}",
-        reopens=f"{day} {opens}",
+        opens=opens,
+        opens_tomorrow=moment >= parse_clock_time(agents["open"]),
     )
+
+
+REOPENS = {"zh": ("今天 {opens}", "明天 {opens}"), "en": ("today at {opens}", "tomorrow at {opens}")}
+
+
+def reopens_text(availability: HumanAvailability, language: str = "zh") -> str:
+    """ "明天 9:00" / "tomorrow at 9:00": when the human agents are back."""
+    today, tomorrow = REOPENS.get(language, REOPENS["zh"])
+    return (tomorrow if availability.opens_tomorrow else today).format(opens=availability.opens)
 
 
 def open_channels_now(now: datetime) -> List[str]:

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import clock, knowledge, store
+from actions.language import conversation_language
 from actions.parsing import find_ticket_number, normalize_contact
 
 logger = logging.getLogger(__name__)
@@ -29,8 +30,9 @@ def contact_channel_from(text: str) -> Optional[str]:
     return next((key for key, words in CHANNEL_WORDS if any(w in lowered for w in words)), None)
 
 
-def _labels() -> Dict[str, str]:
-    return knowledge.handoff_rules()["ticket"]
+def _labels(kind: str, language: str) -> Dict[str, str]:
+    """Ticket statuses or contact channels (kind) in the user's language."""
+    return knowledge.localized(knowledge.handoff_rules()["ticket"], kind, language)
 
 
 class ValidateTicketForm(FormValidationAction):
@@ -89,16 +91,17 @@ class ActionCreateTicket(Action):
             # Nothing was written (one transaction); the form's answers stay, so asking again retries.
             logger.exception("Could not save a ticket for %s", tracker.sender_id)
             dispatcher.utter_message(
-                response="utter_ticket_not_saved", channels=knowledge.store_failure_channels()
+                response="utter_ticket_not_saved",
+                channels=knowledge.store_failure_channels(conversation_language(tracker)),
             )
             return []
-        labels = _labels()
+        language = conversation_language(tracker)
         dispatcher.utter_message(
             response="utter_ticket_created",
             ticket_number=ticket.number,
-            topic_title=knowledge.topic_title(topic),
-            contact_label=labels["contact_channels"][channel],
-            status=labels["statuses"][ticket.status],
+            topic_title=knowledge.topic_title(topic, language),
+            contact_label=_labels("contact_channels", language)[channel],
+            status=_labels("statuses", language)[ticket.status],
         )
         return [
             SlotSet("ticket_number", ticket.number),
@@ -107,12 +110,12 @@ class ActionCreateTicket(Action):
         ]
 
 
-def _ticket_status(dispatcher: CollectingDispatcher, ticket: store.Ticket) -> None:
+def _ticket_status(dispatcher: CollectingDispatcher, ticket: store.Ticket, language: str) -> None:
     dispatcher.utter_message(
         response="utter_ticket_status",
         ticket_number=ticket.number,
-        topic_title=knowledge.topic_title(ticket.topic),
-        status=_labels()["statuses"].get(ticket.status, ticket.status),
+        topic_title=knowledge.topic_title(ticket.topic, language),
+        status=_labels("statuses", language).get(ticket.status, ticket.status),
         created_at=ticket.created_at.strftime("%Y-%m-%d %H:%M"),
         description=ticket.description,
     )
@@ -141,14 +144,15 @@ class ActionQueryTicket(Action):
         except store.StoreError:
             logger.exception("Could not look up ticket %s", number)
             dispatcher.utter_message(
-                response="utter_store_unavailable", channels=knowledge.store_failure_channels()
+                response="utter_store_unavailable",
+                channels=knowledge.store_failure_channels(conversation_language(tracker)),
             )
             return []
         if ticket is None:
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return []
         if ticket.conversation_id == tracker.sender_id or tracker.get_slot("verified_ticket") == number:
-            _ticket_status(dispatcher, ticket)
+            _ticket_status(dispatcher, ticket, conversation_language(tracker))
             return []
         return [SlotSet("ticket_to_verify", number), FollowupAction("ticket_verify_form")]
 
@@ -178,7 +182,7 @@ class ActionShowVerifiedTicket(Action):
         number = tracker.get_slot("ticket_to_verify")
         ticket = store.find_ticket(number) if number else None
         if ticket is not None and tracker.get_slot("verified_ticket") == number:
-            _ticket_status(dispatcher, ticket)
+            _ticket_status(dispatcher, ticket, conversation_language(tracker))
         else:
             dispatcher.utter_message(response="utter_ticket_contact_mismatch")
         return [SlotSet("verify_contact", None), SlotSet("ticket_to_verify", None)]

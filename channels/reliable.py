@@ -23,6 +23,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from components.language_detector import ENGLISH, detect_language
 from tuning import action_result_validation
 
 # Loaded by every Rasa server of this project (credentials.yml), so the server validates action replies
@@ -95,9 +96,21 @@ def with_links(on_new_message: OnNewMessage) -> OnNewMessage:
     return handle
 
 
-def _response_text(name: str) -> str:
-    domain = Sanic.get_app().ctx.agent.domain
-    return domain.responses[name][0]["text"]
+def _response_text(name: str, language: Optional[str] = None) -> str:
+    """A response's Chinese text, or its English variant for a message written in English."""
+    variants = Sanic.get_app().ctx.agent.domain.responses[name]
+    if language == ENGLISH:
+        english = [v for v in variants if any(c.get("value") == ENGLISH for c in v.get("condition", []))]
+        variants = english or variants
+    return variants[0]["text"]
+
+
+def with_language(message: UserMessage) -> None:
+    """Puts the message's language in its metadata: a new session's disclaimer (action_session_start)
+    is said before the message reaches the tracker, so this is how it learns the language."""
+    language = detect_language(message.text)
+    if language:
+        message.metadata = {**(message.metadata or {}), "language": language}
 
 
 async def _is_paused(sender_id: str) -> bool:
@@ -116,6 +129,7 @@ def always_reply(on_new_message: OnNewMessage) -> OnNewMessage:
         if not (message.text or "").strip():
             await output.send_text_message(message.sender_id, _response_text(EMPTY_MESSAGE_RESPONSE))
             return
+        with_language(message)
         counting = CountingOutputChannel(output)
         message.output_channel = counting
         try:
@@ -123,7 +137,8 @@ def always_reply(on_new_message: OnNewMessage) -> OnNewMessage:
         except Exception:
             logger.exception("Handling a message failed; answering with %s.", UNAVAILABLE_RESPONSE)
         if counting.sent == 0 and not await _is_paused(message.sender_id):
-            await output.send_text_message(message.sender_id, _response_text(UNAVAILABLE_RESPONSE))
+            language = (message.metadata or {}).get("language")
+            await output.send_text_message(message.sender_id, _response_text(UNAVAILABLE_RESPONSE, language))
 
     return handle
 

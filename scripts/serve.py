@@ -2,8 +2,9 @@
 
 run:   the web page with the chat widget and the agent console (http://localhost:8080), and the Rasa
        server (REST, socketio and agent-console channels on :5005) in the foreground.
-shell: the Rasa shell in the terminal.
-The action server and the web server stop when Rasa exits (Ctrl-C).
+shell: a Rasa server on a free loopback port (its log in var/rasa_shell.log) and scripts/shell.py, a
+       terminal client of its REST channel (buttons are chosen by typing #1, #2 … or their title).
+The action server and the web server stop when Rasa exits (Ctrl-C), or when the shell ends.
 """
 
 from __future__ import annotations
@@ -18,8 +19,42 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.agent_console import TOKEN_VARIABLE  # noqa: E402
-from scripts.servers import QUIET_ENV, RASA, ROOT, action_server  # noqa: E402
+from scripts import shell  # noqa: E402
+from scripts.servers import QUIET_ENV, RASA, ROOT, action_server, free_port, rasa_server  # noqa: E402
 from scripts.web import start_web_server  # noqa: E402
+
+
+def run_shell(model: str) -> int:
+    """A Rasa server only this shell talks to, its output in var/rasa_shell.log, then the client."""
+    port = free_port()
+    rasa = rasa_server(Path(model), port, ROOT / "endpoints.yml", ROOT / "var" / "rasa_shell.log")
+    rasa.command += ["--interface", "127.0.0.1"]
+    try:
+        rasa.start()
+        return shell.main(["--url", f"http://127.0.0.1:{port}"])
+    finally:
+        rasa.stop()
+
+
+def run_server(args: argparse.Namespace) -> int:
+    env = {**os.environ, **QUIET_ENV}
+    env.setdefault(TOKEN_VARIABLE, secrets.token_urlsafe(18))
+    web = start_web_server(args.web_port, args.port)
+    command = [
+        RASA, "run", "-m", args.model, "--port", str(args.port), "--cors", "*",
+        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+    ]  # fmt: skip
+    print(
+        f"Web chat:        http://localhost:{args.web_port}/\n"
+        f"Agent console:   http://localhost:{args.web_port}/agent   token: {env[TOKEN_VARIABLE]}\n"
+        f"REST channel:    POST http://localhost:{args.port}/webhooks/rest/webhook\n"
+        "Starting the Rasa server (about 20 s) …",
+        flush=True,
+    )
+    try:
+        return subprocess.call(command, cwd=ROOT, env=env)
+    finally:
+        web.shutdown()
 
 
 def main() -> int:
@@ -32,33 +67,20 @@ def main() -> int:
     args = parser.parse_args()
 
     (ROOT / "var").mkdir(exist_ok=True)
-    env = {**os.environ, **QUIET_ENV}
-    actions = action_server(args.action_port, ROOT / "var" / "action_server.log").start()
-    print(f"Action server ready on :{args.action_port} (log: var/action_server.log)", flush=True)
-    web = None
     if args.shell:
-        command = [RASA, "shell", "-m", args.model, "--endpoints", "endpoints.yml"]
-    else:
-        env.setdefault(TOKEN_VARIABLE, secrets.token_urlsafe(18))
-        web = start_web_server(args.web_port, args.port)
-        command = [
-            RASA, "run", "-m", args.model, "--port", str(args.port), "--cors", "*",
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-        ]  # fmt: skip
-        print(
-            f"Web chat:        http://localhost:{args.web_port}/\n"
-            f"Agent console:   http://localhost:{args.web_port}/agent   token: {env[TOKEN_VARIABLE]}\n"
-            f"REST channel:    POST http://localhost:{args.port}/webhooks/rest/webhook\n"
-            "Starting the Rasa server (about 20 s) …",
-            flush=True,
-        )
+        print("Starting… (about 20 s; server logs in var/)", flush=True)
+    actions = action_server(args.action_port, ROOT / "var" / "action_server.log")
     try:
-        return subprocess.call(command, cwd=ROOT, env=env)
+        actions.start()
+        if not args.shell:
+            print(f"Action server ready on :{args.action_port} (log: var/action_server.log)", flush=True)
+        return run_shell(args.model) if args.shell else run_server(args)
     except KeyboardInterrupt:
         return 0
+    except (RuntimeError, TimeoutError) as error:  # a server did not start
+        print(error)
+        return 1
     finally:
-        if web:
-            web.shutdown()
         actions.stop()
 
 

@@ -47,7 +47,9 @@ def make_tracker(
         "entities": entities or [],
         "text": text,
     }
-    return Tracker(sender_id, slots or {}, latest, [], False, None, None, "action_listen")
+    # The disclaimer was said at the session's start unless a test says otherwise.
+    slots = {"disclaimer_languages": ["zh"], **(slots or {})}
+    return Tracker(sender_id, slots, latest, [], False, None, None, "action_listen")
 
 
 def run_action(action: Action, tracker: Tracker) -> tuple:

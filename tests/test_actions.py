@@ -6,6 +6,7 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge, store
+from actions.answers import OVERVIEW_CHANNELS, case_channels
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
@@ -28,27 +29,52 @@ def responses(messages) -> list:
     return [m.get("response") for m in messages]
 
 
-@pytest.mark.parametrize("topic", sorted(knowledge.topics()))
-def test_every_topic_is_answered_with_its_channels(topic) -> None:
+TOPICS_WITHOUT_OVERVIEW = {"human_hours", "waiting_time"}  # they answer their own aspect
+
+
+@pytest.mark.parametrize("topic", sorted(set(knowledge.topics()) - TOPICS_WITHOUT_OVERVIEW))
+def test_every_topic_is_answered_with_its_first_channels(topic) -> None:
     messages, events = run_action(ActionAnswerTopic(), make_tracker(topic, "问个问题"))
     answer = messages[0]["text"]
     info = knowledge.topic(topic)
     assert answer.startswith(f"【{info['title']}】")
-    for channel_id in info["channels"]:
+    channels = case_channels(topic)
+    for channel_id in channels[:OVERVIEW_CHANNELS]:
         assert knowledge.channel(channel_id)["contact"] in answer
+    assert len(answer.splitlines()) <= 8
+    more = [b["payload"] for b in messages[0]["buttons"]]
+    assert more == (["/more_channels"] if len(channels) > OVERVIEW_CHANNELS else [])
     followup = "utter_green_channel" if info.get("green") else "utter_ask_resolved"
     assert responses(messages)[1] == followup
-    assert slot_events(events) == {
+    slots = slot_events(events)
+    assert slots["shown_channels"] == channels[:OVERVIEW_CHANNELS]
+    assert {k: slots[k] for k in ("topic", "problem_text", "next_step_given")} == {
         "topic": topic,
         "problem_text": "问个问题",
         "next_step_given": False,
     }
 
 
-def test_session_starts_with_the_disclaimer() -> None:
-    messages, events = run_action(ActionSessionStart(), make_tracker())
-    assert responses(messages) == ["utter_disclaimer"]
-    assert [e["event"] for e in events] == ["session_started", "action"]
+@pytest.mark.parametrize("language, response", [(None, "utter_disclaimer"), ("en", "utter_disclaimer_en")])
+def test_session_starts_with_the_disclaimer_in_the_first_messages_language(language, response) -> None:
+    metadata = {"language": language} if language else {}
+    tracker = make_tracker(slots={"session_started_metadata": metadata, "disclaimer_languages": []})
+    messages, events = run_action(ActionSessionStart(), tracker)
+    assert responses(messages) == [response]
+    assert [e["event"] for e in events] == ["session_started", "slot", "slot", "action"]
+    assert slot_events(events) == {"language": language or "zh", "disclaimer_languages": [language or "zh"]}
+
+
+def test_a_conversation_that_turns_english_gets_the_disclaimer_once_in_english() -> None:
+    slots = {"language": "en", "disclaimer_languages": ["zh"]}
+    first, events = run_action(
+        ActionAnswerTopic(), make_tracker("account_ban", "my account is banned", slots)
+    )
+    assert responses(first)[0] == "utter_disclaimer_en"
+    again, _ = run_action(
+        ActionAnswerTopic(), make_tracker("account_ban", "banned", {**slots, **slot_events(events)})
+    )
+    assert "utter_disclaimer_en" not in responses(again)
 
 
 def test_urgent_ban_goes_to_the_emergency_green_channel() -> None:
@@ -82,7 +108,7 @@ def test_region_puts_its_line_first() -> None:
 def test_city_puts_its_center_first() -> None:
     tracker = make_tracker("offline_center", "上海的线下网点", slots={"city": "上海"})
     messages, _ = run_action(ActionAnswerTopic(), tracker)
-    assert "上海浦东" in messages[0]["text"].splitlines()[1]
+    assert "上海浦东" in messages[0]["text"].splitlines()[0]
 
 
 def test_button_press_stores_the_topic_title_as_the_users_words() -> None:
@@ -106,7 +132,9 @@ def test_low_confidence_offers_the_closest_topics() -> None:
 def test_solved_asks_for_a_rating_and_the_rating_is_stored(database) -> None:
     messages, _ = run_action(ActionHandleSolved(), make_tracker("affirm_solved"))
     assert responses(messages) == ["utter_ask_rating"]
-    tracker = make_tracker("rate", "给4分", slots={"topic": "throttling"}, sender_id="u-rate")
+    tracker = make_tracker(
+        "rate", "给4分", slots={"topic": "throttling", "rating_requested": True}, sender_id="u-rate"
+    )
     messages, _ = run_action(ActionSaveRating(), tracker)
     assert messages[0]["score"] == 4
     with store.engine().connect() as connection:
@@ -116,14 +144,22 @@ def test_solved_asks_for_a_rating_and_the_rating_is_stored(database) -> None:
 
 def test_rating_from_a_button_entity_wins_over_the_text() -> None:
     entities = [{"entity": "rating", "value": "2"}]
-    tracker = make_tracker("rate", '/rate{"rating":"2"}', entities=entities)
+    tracker = make_tracker("rate", '/rate{"rating":"2"}', {"rating_requested": True}, entities)
     messages, _ = run_action(ActionSaveRating(), tracker)
     assert messages[0]["score"] == 2
 
 
 def test_unclear_rating_asks_again() -> None:
-    messages, _ = run_action(ActionSaveRating(), make_tracker("rate", "还可以吧哈哈"))
+    tracker = make_tracker("rate", "还可以吧哈哈", {"rating_requested": True})
+    messages, _ = run_action(ActionSaveRating(), tracker)
     assert responses(messages) == ["utter_ask_rating_again"]
+
+
+def test_a_number_nobody_asked_a_rating_for_is_not_stored() -> None:
+    messages, _ = run_action(ActionSaveRating(), make_tracker("rate", "5", {"topic": "account_ban"}))
+    assert responses(messages) == ["utter_default"]
+    with store.engine().connect() as connection:
+        assert connection.execute(store.ratings.select()).fetchall() == []
 
 
 def test_unsolved_gives_one_more_step_then_offers_a_human() -> None:
@@ -187,6 +223,15 @@ def test_after_hours_names_the_open_channel_and_offers_a_ticket(sim_now, moment,
     assert message["reopens"] == reopens and message["clock"] == moment
     with store.engine().connect() as connection:
         assert connection.execute(store.handoff_queue.select()).fetchall() == []
+
+
+@pytest.mark.parametrize("moment", ["23:30", "02:00", "03:00"])
+def test_a_human_request_out_of_hours_says_nobody_is_on_duty_first(sim_now, moment) -> None:
+    sim_now(moment)
+    messages, events = run_action(ActionTransferHuman(), make_tracker("request_human", "我要人工"))
+    assert responses(messages) == ["utter_after_hours"]
+    assert messages[0]["reopens"].endswith("9:00")
+    assert slot_events(events) == {"human_requested": False}
 
 
 def test_after_hours_green_topic_names_its_line_first(sim_now) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
+import requests
 import yaml
 from sqlalchemy import create_engine, text
 
 from actions import knowledge
+from actions.answers import case_channels
 from tests.bot import RunningBot, button_payloads, joined, new_sender
 from tests.conftest import ROOT
 
@@ -54,7 +57,9 @@ def test_topic_questions_cover_every_topic() -> None:
 def test_each_topic_gets_its_smart_answer(bot: RunningBot, topic: str) -> None:
     messages = bot.say(new_sender(), TOPIC_QUESTIONS[topic])
     answer = messages[1]["text"]  # messages[0] is the disclaimer
-    assert answer.startswith(f"【{knowledge.topic_title(topic)}】"), answer
+    named = [c for c in case_channels(topic) if knowledge.channel(c)["name"] in answer]
+    assert named, answer  # the overview, or the one channel of the aspect asked
+    assert len(answer.splitlines()) <= 8
     assert "/request_human" in button_payloads(messages)
 
 
@@ -102,7 +107,10 @@ def test_peak_hour_warns_of_a_longer_wait(bot: RunningBot, clock) -> None:
     clock("20:00")
     sender = new_sender()
     bot.say(sender, TOPIC_QUESTIONS["throttling"])
-    assert "最长约30分钟" in joined(bot.say(sender, "real person please"))
+    assert "最长约30分钟" in joined(bot.say(sender, "真人客服"))
+    english = new_sender()
+    bot.say(english, "my videos are being throttled")
+    assert "up to 30" in joined(bot.say(english, "real person please"))
 
 
 def test_after_hours_at_22_30_names_the_phone_line_and_offers_a_ticket(bot: RunningBot, clock) -> None:
@@ -142,3 +150,63 @@ def test_green_channel_for_a_stolen_account_skips_the_resolution_question(bot: R
     messages = bot.say(new_sender(), TOPIC_QUESTIONS["account_stolen"])
     assert "1010-9008" in messages[1]["text"]
     assert "/deny_unsolved" not in button_payloads(messages)
+
+
+@pytest.mark.parametrize("moment, on_duty", [("10:00", True), ("23:30", False)])
+def test_asking_the_human_hours_answers_them_and_does_not_transfer(
+    bot: RunningBot, clock, moment, on_duty
+) -> None:
+    clock(moment)
+    reply = joined(bot.say(new_sender(), "人工客服几点上班"))
+    assert "9:00-21:00" in reply and "排在第" not in reply
+    assert ("人工客服在线" in reply) == on_duty and ("不在人工服务时间" in reply) != on_duty
+
+
+@pytest.mark.parametrize("moment, asked", [("02:00", "转人工"), ("03:00", "我要人工")])
+def test_out_of_hours_a_human_request_says_nobody_is_on_duty(bot: RunningBot, clock, moment, asked) -> None:
+    clock(moment)
+    reply = bot.say(new_sender(), asked)
+    text_ = joined(reply)
+    assert "现在没有人工可以接入" in text_ and "今天 9:00" in text_ and "马上" not in text_
+    assert "/create_ticket" in button_payloads(reply)
+
+
+def test_a_conversation_in_english_stays_in_english(bot: RunningBot) -> None:
+    sender = new_sender()
+    first = bot.say(sender, "What's your customer service phone number?")
+    assert "simulator" in first[0]["text"] and DISCLAIMER not in joined(first)
+    assert "400-992-2556" in joined(first) and "Did this solve your problem?" in joined(first)
+    titles = [b["title"] for m in first for b in m.get("buttons", [])]
+    assert "Solved" in titles and "Human agent" in titles
+    assert not re.search(r"[\u4e00-\u9fff]{4}", joined(bot.say(sender, "ok")))  # "ok" keeps English
+    follow = joined(bot.say(sender, "how long do I have to wait?"))
+    assert "5-15" in follow and not re.search(r"[\u4e00-\u9fff]{4}", follow)
+    queued = joined(bot.say(sender, "/request_human"))
+    assert "Your position" in queued and "排在第" not in queued
+    console = f"http://localhost:{bot.rasa_port}/webhooks/agent_console"
+    headers = {"Authorization": f"Bearer {bot.agent_token}"}
+    requests.post(
+        f"{console}/conversations/{sender}/take", json={"agent": "Amy"}, headers=headers, timeout=30
+    )
+    transcript = requests.get(f"{console}/conversations/{sender}", headers=headers, timeout=30).json()
+    assert "Human agent Amy has joined" in json.dumps(transcript, ensure_ascii=False)
+
+
+def test_english_after_hours_offer_and_ticket_form(bot: RunningBot, clock) -> None:
+    clock("22:30")
+    sender = new_sender()
+    offer = bot.say(sender, "I need a real person, my recharge never arrived")
+    assert "outside human service hours" in joined(offer) or "Your position" not in joined(offer)
+    asked = joined(bot.say(sender, "/create_ticket"))
+    assert "How should the agent contact you?" in asked or "describe your problem" in asked
+    if "describe your problem" in asked:
+        asked = joined(bot.say(sender, "my coins never arrived"))
+    assert "leave your contact" in joined(bot.say(sender, "email reply"))
+    created = joined(bot.say(sender, "me@example.org"))
+    assert TICKET.search(created) and "Ticket opened" in created and "邮件" not in created
+
+
+def test_pinyin_and_mixed_chinese_stay_chinese(bot: RunningBot) -> None:
+    for question in ["kefu dianhua duoshao", "dy kf电话多少"]:
+        reply = joined(bot.say(new_sender(), question))
+        assert DISCLAIMER in reply and "400-992-2556" in reply and "Did this" not in reply

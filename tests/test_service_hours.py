@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from actions import clock
-from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now
+from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now, reopens_text
 
 
 def at(clock_time: str) -> datetime:
@@ -28,7 +28,7 @@ def at(clock_time: str) -> datetime:
 )
 def test_human_agents_work_9_to_21(moment, on_duty, peak, reopens) -> None:
     availability = human_availability(at(moment))
-    assert (availability.on_duty, availability.peak, availability.reopens) == (
+    assert (availability.on_duty, availability.peak, reopens_text(availability)) == (
         on_duty,
         peak,
         reopens,

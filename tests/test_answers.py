@@ -1,0 +1,121 @@
+"""Precise answers on the held-out answer set (tests/data/answer_holdout.yml, written apart from data/):
+each case goes through the REST channel to the real bot, and the REPLY to its last turn is checked —
+the aspect's fact is there, unrelated contacts are not, at most four contact details when one aspect
+of one channel was asked, and an English question gets an English reply. Figures per aspect and per
+writing style go to results/answers.json (README, "Precise answers")."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Dict, List
+
+import pytest
+import yaml
+
+from tests.bot import RunningBot, joined, new_sender
+from tests.conftest import ROOT
+from tests.test_nlu import comparable, training_examples
+
+HOLDOUT = ROOT / "tests" / "data" / "answer_holdout.yml"
+RESULTS = ROOT / "results" / "answers.json"
+MIN_OVERALL, MIN_PER_CATEGORY = 0.95, 0.85
+MAX_CONTACTS_FOR_ONE_ASPECT = 4
+CONTACT = re.compile(r"\+?\d{2,4}(?:-\d{2,4}){2,3}|[\w.+-]+@[\w-]+\.[\w.]+|www\.[\w.-]+")
+CJK = re.compile(r"[\u3400-\u9fff]")
+LATIN = re.compile(r"[A-Za-z]")
+ENGLISH_STYLES = {"english"}
+
+
+def cases() -> List[Dict]:
+    return yaml.safe_load(HOLDOUT.read_text("utf-8"))["cases"]
+
+
+def is_english(case: Dict) -> bool:
+    return case["style"] in ENGLISH_STYLES or bool(case.get("english"))
+
+
+def reads_as_english(reply: str) -> bool:
+    """Mostly Latin letters: names a user must search for ("抖音客服中心") may stay Chinese."""
+    cjk, latin = len(CJK.findall(reply)), len(LATIN.findall(reply))
+    return latin > 0 and cjk / (cjk + latin) < 0.15
+
+
+def problems(case: Dict, reply: str) -> List[str]:
+    found = [f"missing {text!r}" for text in case.get("expect", []) if text.lower() not in reply.lower()]
+    found += [f"unrelated {text!r}" for text in case.get("forbid", []) if text in reply]
+    contacts = set(CONTACT.findall(reply))
+    if case["aspect"] != "topic" and len(contacts) > MAX_CONTACTS_FOR_ONE_ASPECT:
+        found.append(f"{len(contacts)} contact details")
+    if is_english(case) and not reads_as_english(reply):
+        found.append("not in English")
+    return found
+
+
+@pytest.fixture(scope="module")
+def outcomes(tmp_path_factory) -> List[Dict]:
+    bot = RunningBot(tmp_path_factory.mktemp("answers")).start("2026-11-25T10:00:00+08:00")
+    try:
+        results = []
+        for case in cases():
+            sender = new_sender()
+            replies = [bot.say(sender, turn) for turn in case["turns"]]
+            reply = joined(replies[-1])
+            results.append({**case, "reply": reply, "problems": problems(case, reply)})
+        return results
+    finally:
+        bot.stop()
+
+
+def rates(outcomes: List[Dict], key: str) -> Dict[str, Dict]:
+    groups: Dict[str, List[bool]] = defaultdict(list)
+    for outcome in outcomes:
+        groups[outcome[key]].append(not outcome["problems"])
+    return {
+        name: {"cases": len(ok), "correct": sum(ok), "rate": round(sum(ok) / len(ok), 3)}
+        for name, ok in groups.items()
+    }
+
+
+def test_the_set_is_held_out_and_large_enough() -> None:
+    trained = {comparable(text) for _, text in training_examples()}
+    turns = [turn for case in cases() for turn in case["turns"]]
+    assert [turn for turn in turns if comparable(turn) in trained] == []
+    per_aspect = rates([{**c, "problems": []} for c in cases()], "aspect")
+    per_style = rates([{**c, "problems": []} for c in cases()], "style")
+    assert all(per_aspect[a]["cases"] >= 8 for a in per_aspect if a != "topic")
+    assert per_style["english"]["cases"] >= 30 and per_style["pinyin"]["cases"] >= 20
+    assert per_style["followup"]["cases"] >= 20
+
+
+def test_replies_answer_the_aspect_asked(outcomes) -> None:
+    per_aspect, per_style = rates(outcomes, "aspect"), rates(outcomes, "style")
+    overall = sum(not o["problems"] for o in outcomes) / len(outcomes)
+    too_many = [o["id"] for o in outcomes if any("contact details" in p for p in o["problems"])]
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "overall": round(overall, 3),
+                "cases": len(outcomes),
+                "per_aspect": per_aspect,
+                "per_style": per_style,
+                "too_many_contacts": too_many,
+                "failures": [
+                    {"id": o["id"], "turns": o["turns"], "problems": o["problems"], "reply": o["reply"]}
+                    for o in outcomes
+                    if o["problems"]
+                ],
+            },
+            ensure_ascii=False,
+            indent=1,
+        ),
+        "utf-8",
+    )
+    weak = {
+        name: r["rate"] for name, r in {**per_aspect, **per_style}.items() if r["rate"] < MIN_PER_CATEGORY
+    }
+    assert too_many == []
+    assert overall >= MIN_OVERALL, f"{overall:.3f}; failures in {RESULTS}"
+    assert weak == {}, f"below {MIN_PER_CATEGORY}: {weak}; failures in {RESULTS}"
