@@ -12,6 +12,8 @@ from typing import Dict, List, Optional, Pattern, Tuple
 from actions import knowledge
 
 DIGITS = re.compile(r"\d+")
+# Aspects only places have: with one, a place's name alone names it ("上海的怎么预约").
+PLACE_FIELDS = {"location", "booking"}
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ def read_question(text: Optional[str]) -> Question:
     kinds = tuple(name for name, pattern in _kind_patterns() if pattern.search(rest))
     if (kinds or aspects) and not channels:
         # "举报用哪个邮箱", "上海的怎么预约": a purpose names the channel of the kind asked, or the
-        # channel that has the aspect asked; a purpose word alone ("北京天气") names nothing.
-        fields = {aspect_field(a) for a in aspects} - {"contact"}
+        # place asked where or how to book; a purpose word alone ("北京天气") names nothing.
+        fields = {aspect_field(a) for a in aspects} & PLACE_FIELDS
         channels = tuple(
             cid
             for cid, kind, pattern in _purposes()

@@ -76,6 +76,14 @@ def answer_if_clear(
     return send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
 
 
+def transfer_described(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """The user was asked to describe the problem for a human agent: whatever the description reads
+    like (a follow-up, something unclear), it is the description, and the transfer goes on."""
+    case = tracker.get_slot("topic")
+    topic = case if knowledge.topic(case) is not None else GENERAL_TOPIC
+    return transfer_to_human(dispatcher, tracker, topic, tracker.latest_message.get("text") or "")
+
+
 class ActionAnswerTopic(Action):
     def name(self) -> str:
         return "action_answer_topic"
@@ -130,6 +138,8 @@ class ActionAnswerFollowUp(Action):
         events = disclaim_once(dispatcher, tracker)
         case: Optional[str] = tracker.get_slot("topic")
         topic = case if knowledge.topic(case) is not None else GENERAL_TOPIC
+        if tracker.get_slot("human_requested"):
+            return events + transfer_described(dispatcher, tracker)
         question = read_question(tracker.latest_message.get("text"))
         answer = answer_for(tracker, topic, question, language, follow_up=True)
         return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
@@ -167,6 +177,8 @@ class ActionSuggestTopics(Action):
         language = conversation_language(tracker)
         events = disclaim_once(dispatcher, tracker)
         ranking = tracker.latest_message.get("intent_ranking") or []
+        if tracker.get_slot("human_requested"):
+            return events + transfer_described(dispatcher, tracker)
         clear = answer_if_clear(dispatcher, tracker, language)
         if clear is not None:
             return events + clear

@@ -68,10 +68,31 @@ def draw_all(figures: Dict) -> List[Tuple[str, bytes]]:
         axes.barh([topic_titles[n] for n in names], [figures["topics"][n] for n in names], color=ACCENT)
         axes.set(xlabel="会话数")
 
+    outcomes = figures.get("goal_outcomes") or {}
+
     def containment(axes):
-        axes.bar(["本模拟", "文章"], [figures["containment_rate"], figures["article_containment_rate"]],
-                 color=[ACCENT, "#999"])  # fmt: skip
-        axes.set(ylim=(0, 1), ylabel="无需人工即解决的比例")
+        article = figures["article_containment_rate"]
+        if outcomes and figures["asked"]:  # the simulation's bar split: first question, rephrasing
+            first = outcomes["bot_first_try"] / figures["asked"]
+            axes.bar(["本模拟"], [first], color=ACCENT, label="首次提问即解决")
+            axes.bar(["本模拟"], [figures["containment_rate"] - first], bottom=[first], color="#f7a1b1",
+                     label="换个说法后解决")  # fmt: skip
+            axes.bar(["文章"], [article], color="#999")
+            axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=8, frameon=False)
+        else:
+            axes.bar(["本模拟", "文章"], [figures["containment_rate"], article], color=[ACCENT, "#999"])
+        for x, rate in enumerate([figures["containment_rate"], article]):
+            axes.annotate(f"{rate:.0%}", (x, rate), ha="center", va="bottom", xytext=(0, 2),
+                          textcoords="offset points")  # fmt: skip
+        axes.set(ylim=(0, 1.08), ylabel="无需人工即解决的比例")
+
+    def goal_outcomes(axes):
+        labels = {"bot_first_try": "首次提问即解决", "bot_rephrase": "换个说法后解决",
+                  "human": "人工坐席接待", "ticket": "留下工单", "not_met": "未解决"}  # fmt: skip
+        names = list(labels)[::-1]
+        bars = axes.barh([labels[n] for n in names], [outcomes[n] for n in names], color=ACCENT)
+        axes.bar_label(bars, padding=2)
+        axes.set(xlabel="提出问题的用户数", xlim=(0, max(outcomes.values()) * 1.12 + 1))
 
     def transfer_by_hour(axes):
         hours, rates = _hours(figures["transfer_rate_by_hour"])
@@ -104,7 +125,8 @@ def draw_all(figures: Dict) -> List[Tuple[str, bytes]]:
     for title, draw, size in [
         ("每小时会话数", per_hour, (8, 3.6)),
         ("问题类型分布", topic_mix, tall),
-        ("智能客服解决率（对比文章的85%）", containment, (5, 3.6)),
+        ("智能客服解决率（对比文章的85%）", containment, (5, 4)),
+        *([("模拟用户的需求结果", goal_outcomes, (6, 3.2))] if outcomes else []),
         ("各时段转人工比例", transfer_by_hour, (8, 3.6)),
         ("各问题类型转人工比例", transfer_by_topic, tall),
         ("全天排队人数（每15分钟）", queue, (8, 3.6)),

@@ -1,5 +1,14 @@
 """Counts the report shows, read straight from the stores: Rasa's tracker store (table `events`) and the
-service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings)."""
+service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), plus, for a
+simulated day, what became of each simulated user's need (goals.json, written by scripts/simulate.py
+beside the SQLite stores).
+
+Containment: with goals.json, the users whose need the bot met (every expected string in its reply)
+and whose conversation the tracker store shows never transferred to a human or a ticket, over the
+users who asked a question (basis "goals"). Without it (a real bot's stores: no one knows what the
+users needed), the conversations that had a smart answer and no transfer, over those answered
+(basis "stores").
+"""
 
 from __future__ import annotations
 
@@ -7,9 +16,11 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Optional
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
 
 from sqlalchemy import MetaData, Table, create_engine, select
+from sqlalchemy.engine import make_url
 
 from actions import knowledge, store
 from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
@@ -17,6 +28,8 @@ from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
 LOW_CONFIDENCE = 0.5
 TRANSFER_ACTIONS = {"action_transfer_human", "ticket_form"}
 ARTICLE_CONTAINMENT = 0.85  # "对85%的常见问题实现即时解答"
+GOALS_FILE = "goals.json"
+GOAL_OUTCOMES = ("bot_first_try", "bot_rephrase", "human", "ticket", "not_met")
 
 
 @dataclass
@@ -109,9 +122,56 @@ def service_counts(service_url: str) -> Dict[str, Dict[str, int]]:
     }
 
 
-def compute(tracker_url: str, service_url: str) -> Dict[str, Any]:
-    """Every figure of the report, as plain numbers (also written to results/report.json)."""
+def goal_outcome(record: Dict[str, Any]) -> str:
+    """What became of one simulated user's need: one of GOAL_OUTCOMES, or no_question."""
+    if not record["asked"]:
+        return "no_question"
+    if record["by"] == "bot":
+        return "bot_first_try" if record["tries"] == 1 else "bot_rephrase"
+    return record["by"] if record["by"] in ("human", "ticket") else "not_met"
+
+
+def goals_path_for(tracker_url: str) -> Optional[Path]:
+    """goals.json beside a SQLite tracker store (where scripts/simulate.py writes it), else None."""
+    url = make_url(tracker_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).parent / GOALS_FILE
+
+
+def read_goals(path: Optional[Path]) -> Optional[List[Dict[str, Any]]]:
+    if path is None or not path.exists():
+        return None
+    return json.loads(path.read_text("utf-8"))["users"]
+
+
+def containment(conversations: List[Conversation], goals: Optional[List[Dict[str, Any]]]) -> Dict[str, Any]:
+    """The containment figures, on the simulated users' goals when known, else on the stores alone."""
+    transferred = {c.sender_id for c in conversations if c.transferred}
+    if goals is None:
+        answered = [c for c in conversations if c.answered]
+        contained = [c for c in answered if not c.transferred]
+        asked, outcomes = len(answered), {}
+    else:
+        known = {c.sender_id for c in conversations}
+        records = [r for r in goals if r["sender_id"] in known and goal_outcome(r) != "no_question"]
+        contained = [r for r in records if r["by"] == "bot" and r["sender_id"] not in transferred]
+        counts = Counter(goal_outcome(r) for r in records)
+        asked, outcomes = len(records), {name: counts.get(name, 0) for name in GOAL_OUTCOMES}
+    return {
+        "containment_basis": "stores" if goals is None else "goals",
+        "asked": asked,
+        "contained": len(contained),
+        "containment_rate": round(len(contained) / asked, 3) if asked else 0.0,
+        "goal_outcomes": outcomes,
+    }
+
+
+def compute(tracker_url: str, service_url: str, goals_path: Union[Path, str, None] = None) -> Dict[str, Any]:
+    """Every figure of the report, as plain numbers (also written to results/report.json). The goals
+    are read from `goals_path`, else from goals.json beside a SQLite tracker store if there is one."""
     conversations = read_conversations(tracker_url)
+    goals = read_goals(Path(goals_path) if goals_path else goals_path_for(tracker_url))
     by_hour: Dict[int, List[Conversation]] = defaultdict(list)
     by_topic: Dict[str, List[Conversation]] = defaultdict(list)
     for conversation in conversations:
@@ -119,7 +179,6 @@ def compute(tracker_url: str, service_url: str) -> Dict[str, Any]:
         if conversation.topic:
             by_topic[conversation.topic].append(conversation)
     answered = [c for c in conversations if c.answered]
-    contained = [c for c in answered if not c.transferred]
 
     def rate(group: List[Conversation]) -> float:
         return round(sum(c.transferred for c in group) / len(group), 3) if group else 0.0
@@ -131,8 +190,7 @@ def compute(tracker_url: str, service_url: str) -> Dict[str, Any]:
             topic: len(group) for topic, group in sorted(by_topic.items(), key=lambda kv: -len(kv[1]))
         },
         "answered": len(answered),
-        "contained": len(contained),
-        "containment_rate": round(len(contained) / len(answered), 3) if answered else 0.0,
+        **containment(conversations, goals),
         "article_containment_rate": ARTICLE_CONTAINMENT,
         "transfers": sum(c.transferred for c in conversations),
         "transfer_rate_by_hour": {str(h): rate(by_hour.get(h, [])) for h in range(24)},

@@ -2,6 +2,10 @@
 tracker store and the service tables. By default it reads the stores of `make simulate`
 (var/simulation/); pass --tracker-db and --service-db (SQLAlchemy URLs, SQLite or PostgreSQL) to
 report on others, e.g. the bot's own: sqlite:///var/rasa_tracker.db and sqlite:///var/service.db.
+
+The containment rate is goal-based when the simulated users' goals are known: goals.json beside a
+SQLite tracker store (where `make simulate` writes it), or --goals; otherwise it is taken from the
+stores alone (answered without a transfer). report.json says which ("containment_basis").
 """
 
 from __future__ import annotations
@@ -34,17 +38,29 @@ def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
         "".join(f"<li>{html.escape(text)}</li>" for text in figures["low_confidence_messages"])
         or "<li>无</li>"
     )
-    summary = (
-        f"会话 {figures['conversations']}，智能答复 {figures['answered']}，"
-        f"无需人工即解决 {figures['contained']}（{figures['containment_rate']:.0%}，文章为 "
-        f"{figures['article_containment_rate']:.0%}），转人工或工单 {figures['transfers']}。"
-    )
+    if figures["containment_basis"] == "goals":
+        outcomes = figures["goal_outcomes"]
+        summary = (
+            f"会话 {figures['conversations']}，其中提出问题的用户 {figures['asked']}；"
+            f"机器人答到用户所需信息、无需人工 {figures['contained']}（解决率 "
+            f"{figures['containment_rate']:.0%}，文章为 {figures['article_containment_rate']:.0%}）："
+            f"首次提问即解决 {outcomes['bot_first_try']}，换个说法后解决 {outcomes['bot_rephrase']}；"
+            f"由人工坐席接待 {outcomes['human']}，留下工单 {outcomes['ticket']}，"
+            f"未解决 {outcomes['not_met']}。"
+            f"转人工或工单 {figures['transfers']}。"
+        )
+    else:
+        summary = (
+            f"会话 {figures['conversations']}，智能答复 {figures['answered']}，"
+            f"无需人工即解决 {figures['contained']}（{figures['containment_rate']:.0%}，文章为 "
+            f"{figures['article_containment_rate']:.0%}），转人工或工单 {figures['transfers']}。"
+        )
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>客服运营报告 · 抖音智能客服模拟器</title>
 <style>body{{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;max-width:960px;margin:24px auto;
 padding:0 16px}}
 figure{{margin:24px 0}}figcaption{{font-weight:bold;margin-bottom:8px}}img{{max-width:100%}}</style></head>
-<body><h1>客服运营报告（模拟数据）</h1><p>{html.escape(summary)}</p>
+<body><h1>客服运营报告（模拟数据）</h1><p id="summary">{html.escape(summary)}</p>
 {images}
 <h2>低置信度消息（可补充进训练数据）</h2><ul id="low-confidence">{low}</ul>
 </body></html>"""
@@ -56,15 +72,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("--tracker-db", default=f"sqlite:///{SIMULATION_DIR / 'tracker.db'}")
     parser.add_argument("--service-db", default=f"sqlite:///{SIMULATION_DIR / 'service.db'}")
+    parser.add_argument(
+        "--goals", type=Path, help="simulated users' goals (default: goals.json beside a SQLite tracker)"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "report.html")
     args = parser.parse_args(argv)
-    figures = compute(args.tracker_db, args.service_db)
+    figures = compute(args.tracker_db, args.service_db, args.goals)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(figures, draw_all(figures)), encoding="utf-8")
     args.out.with_suffix(".json").write_text(
         json.dumps(figures, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    print(f"Report written to {args.out} ({figures['conversations']} conversations)")
+    print(
+        f"Report written to {args.out} ({figures['conversations']} conversations; containment "
+        f"{figures['containment_rate']:.1%} of {figures['asked']}, basis: {figures['containment_basis']})"
+    )
     return 0
 
 

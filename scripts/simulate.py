@@ -1,38 +1,46 @@
-"""`make simulate`: plays a simulated day of synthetic users through the running bot.
+"""`make simulate`: plays a simulated day of goal-driven users through the running bot.
 
 Starts its own action server and Rasa server on free ports, with the stores in var/simulation/
 (emptied first) and the simulated clock in a file that both servers read (CS_SIM_CLOCK_FILE). Users
-arrive over the day (more at lunch and in the evening), ask about a mix of topics in every writing
-style of tests/nlu_holdout.yml, and then are satisfied and rate the answer, are not satisfied and ask
-for a human, ask for a human at once, leave, or stray out of scope. Agents (9:00-21:00) take queued
-conversations through the agent console's API and close them a few minutes later. Seeded: the same
-seed plays the same day. `make report` then reads var/simulation/.
+arrive over the day (more at lunch and in the evening). Most come with one need taken from the
+held-out answer set (tests/data/answer_holdout.yml): the cases with the same `expect` strings are one
+need, its single-turn non-follow-up cases the first questions, all its cases the wordings. Such a user
+asks, is satisfied only if the reply holds every expected string, then says so and rates the service
+when asked to; otherwise rephrases once and, still unanswered, asks for a human (queue in service
+hours, else a ticket or not). Smaller shares ask for a human at once, leave after the first reply, or
+stray out of scope. Agents (9:00-21:00) take queued conversations through the agent console's API
+and close them a few minutes later. What became of each user's need goes to goals.json beside the
+stores (GOALS_FILE). Seeded: the same seed plays the same day. `make report` then reads them.
 """
 
 from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import random
+import re
 import secrets
 import shutil
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import requests
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions import knowledge  # noqa: E402
 from actions.clock import SERVICE_TIMEZONE  # noqa: E402
+from analytics.figures import GOALS_FILE, goal_outcome  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 
 SIMULATION_DIR = ROOT / "var" / "simulation"
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
+GOALS_SOURCE = ROOT / "tests" / "data" / "answer_holdout.yml"
 # Relative arrivals per hour of the day (0-23).
 HOURLY_ARRIVALS = [
     1,
@@ -61,28 +69,79 @@ HOURLY_ARRIVALS = [
     2.5,
 ]
 BEHAVIOURS = [
-    ("satisfied", 0.55),
-    ("unsatisfied", 0.18),
-    ("human_first", 0.1),
-    ("leaves", 0.12),
-    ("off_topic", 0.05),
+    ("goal", 0.8),  # asks, judges the reply, rephrases once, then asks for a human
+    ("human_first", 0.07),  # wants a person from the start
+    ("leaves", 0.08),  # reads the first reply and goes, whatever it says
+    ("off_topic", 0.05),  # an out-of-scope message, no need the bot could meet
 ]
-# How often each topic comes up relative to the others (1 when not listed).
-TOPIC_WEIGHTS = {
-    "account_ban": 8, "throttling": 7, "recharge_refund": 6, "contact_general": 5, "phone_hotline": 4,
-    "report_content": 4, "account_stolen": 3, "app_bug": 3, "creator_earnings": 3,
+RATING_WEIGHTS = {5: 45, 4: 30, 3: 15, 2: 6, 1: 4}
+SAY = {
+    "zh": {"solved": ["好了谢谢", "已解决"], "human": "转人工", "decline": "不用了", "rating": "{}分"},
+    "en": {"solved": ["problem solved", "solved"], "human": "human agent please", "decline": "no thanks",
+           "rating": "{} stars"},
 }  # fmt: skip
+# What the bot's replies show, in both languages (compared in lower case).
+RATING_PROMPT = ("请为本次服务打分", "please rate")
+QUEUED = ("排在第", "your position")
+NO_AGENT = ("提交工单", "恢复", "open a ticket", "are back")
 AGENTS = 3
 HANDLE_MINUTES = (4, 9)
 AGENT_HOURS = (9, 21)
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def holdout_questions() -> Dict[str, List[str]]:
+def out_of_scope_questions() -> List[str]:
     items = yaml.safe_load((ROOT / "tests" / "nlu_holdout.yml").read_text("utf-8"))["nlu"]
-    return {
-        item["intent"]: [line[2:].strip() for line in item["examples"].splitlines() if line.strip()]
-        for item in items
-    }
+    item = next(item for item in items if item["intent"] == "out_of_scope")
+    return [line[2:].strip() for line in item["examples"].splitlines() if line.strip()]
+
+
+@dataclass(frozen=True)
+class Wording:
+    case: str  # the held-out case's id
+    turns: Tuple[str, ...]
+    language: str  # "en" or "zh" (characters or pinyin)
+
+
+@dataclass(frozen=True)
+class Goal:
+    expect: Tuple[str, ...]  # every string must be in the reply for the need to be met
+    first: Tuple[Wording, ...]  # how a user opens with it: single-turn, not a follow-up
+    wordings: Tuple[Wording, ...]  # every case of the need, for rephrasing
+
+    def met_by(self, reply: str) -> bool:
+        return all(expected.lower() in reply.lower() for expected in self.expect)
+
+    def rephrasing(self, used: Wording, rng: random.Random) -> Wording:
+        """Another wording in the user's language, or the same one again if there is none."""
+        others = [w for w in self.wordings if w != used and w.language == used.language]
+        return rng.choice(others) if others else used
+
+
+def load_goals(path: Path = GOALS_SOURCE) -> List[Goal]:
+    """One goal per distinct `expect` list of the held-out answer set, in file order."""
+    grouped: Dict[Tuple[str, ...], List[Wording]] = {}
+    openers: Dict[Tuple[str, ...], List[Wording]] = {}
+    for case in yaml.safe_load(path.read_text("utf-8"))["cases"]:
+        turns = tuple(case["turns"])
+        english = case["style"] == "english" or (
+            case["style"] != "pinyin" and not any(CJK.search(t) for t in turns)
+        )
+        wording = Wording(case["id"], turns, "en" if english else "zh")
+        expect = tuple(case["expect"])
+        grouped.setdefault(expect, []).append(wording)
+        if len(turns) == 1 and case["style"] != "followup":
+            openers.setdefault(expect, []).append(wording)
+    return [Goal(e, tuple(openers[e]), tuple(w)) for e, w in grouped.items() if e in openers]
+
+
+@dataclass
+class Reply:
+    text: str
+    buttons: List[str]  # the payloads of the reply's buttons
+
+    def shows(self, markers: Sequence[str]) -> bool:
+        return any(marker.lower() in self.text.lower() for marker in markers)
 
 
 @dataclass
@@ -95,15 +154,16 @@ class Simulation:
     token: str = ""
     clock_file: Path = SIMULATION_DIR / "clock"
     rng: random.Random = field(init=False)
-    events: List[Tuple[datetime, int, str, str]] = field(default_factory=list)
+    events: List[Tuple[datetime, int, str, str, int]] = field(default_factory=list)  # …, agent
     waiting: List[str] = field(default_factory=list)
     agents_free_at: List[datetime] = field(default_factory=list)
     stats: Dict[str, int] = field(default_factory=dict)
+    records: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.questions = holdout_questions()
-        self.topics = sorted(knowledge.topics())
+        self.goals = load_goals()
+        self.off_topic = out_of_scope_questions()
         start = datetime(self.day.year, self.day.month, self.day.day, tzinfo=SERVICE_TIMEZONE)
         self.agents_free_at = [start] * AGENTS
 
@@ -111,7 +171,7 @@ class Simulation:
     def set_clock(self, moment: datetime) -> None:
         self.clock_file.write_text(moment.isoformat(), encoding="utf-8")
 
-    def say(self, sender: str, text: str, moment: datetime) -> str:
+    def say(self, sender: str, text: str, moment: datetime) -> Reply:
         self.set_clock(moment)
         self.stats["messages"] = self.stats.get("messages", 0) + 1
         reply = requests.post(
@@ -120,13 +180,17 @@ class Simulation:
             timeout=60,
         )
         reply.raise_for_status()
-        return "\n".join(m.get("text", "") for m in reply.json())
+        messages = reply.json()
+        return Reply(
+            "\n".join(m.get("text", "") for m in messages),
+            [b.get("payload", "") for m in messages for b in m.get("buttons") or []],
+        )
 
-    def console(self, conversation: str, command: str, moment: datetime) -> None:
+    def console(self, conversation: str, command: str, moment: datetime, agent: int) -> None:
         self.set_clock(moment)
         requests.post(
             f"{self.console_url}/conversations/{conversation}/{command}",
-            json={"agent": f"坐席{self.rng.randint(1, AGENTS)}号"},
+            json={"agent": f"坐席{agent + 1}号"},
             headers={"Authorization": f"Bearer {self.token}"},
             timeout=30,
         ).raise_for_status()
@@ -140,40 +204,84 @@ class Simulation:
     def play_user(self, index: int, moment: datetime) -> None:
         sender = f"sim-{self.day:%Y%m%d}-{index:05d}"
         behaviour = self.rng.choices([b for b, _ in BEHAVIOURS], weights=[w for _, w in BEHAVIOURS])[0]
-        weights = [TOPIC_WEIGHTS.get(t, 1) for t in self.topics]
-        topic = self.rng.choices(self.topics, weights=weights)[0]
-        question = self.rng.choice(self.questions[topic])
+        goal = self.rng.choice(self.goals)
+        wording = self.rng.choice(goal.first)
+        words = SAY[wording.language]
+        # What became of the user's need (goals.json): `asked` the held-out cases whose wording the
+        # user put to the bot, `by` who met the need ("bot"; "human" once an agent takes the chat;
+        # "ticket" when one was left; None), `tries` the attempts made: the question, the
+        # rephrasing, the human or ticket (met by the bot: 1 on the first try, 2 on the rephrasing).
+        record: Dict[str, Any] = {
+            "sender_id": sender, "behaviour": behaviour, "expect": list(goal.expect),
+            "language": wording.language, "asked": [], "met": False, "by": None, "tries": 0, "rating": None,
+        }  # fmt: skip
+        self.records[sender] = record
 
-        def step(text: str) -> str:
+        def step(text: str) -> Reply:
             nonlocal moment
             moment += timedelta(seconds=self.rng.randint(15, 90))
             return self.say(sender, text, moment)
 
-        if behaviour == "off_topic":
-            step(self.rng.choice(self.questions["out_of_scope"]))
-            return
-        if behaviour == "human_first":
-            step(self.rng.choice(["转人工", "人工！人工！", "找真人", "real person please"]))
-        reply = step(question)
-        if behaviour == "satisfied":
-            step(self.rng.choice(["好了谢谢", "解决了", "已解决", "明白了"]))
-            step(f"{self.rng.choices([5, 4, 3, 2, 1], weights=[45, 30, 15, 6, 4])[0]}分")
-        elif behaviour == "unsatisfied":
-            step("没用")
-            step("还是不行")
-            reply = step("转人工")
-        if "排在第" in reply:
-            self.waiting.append(sender)
-            self.stats["queued"] = self.stats.get("queued", 0) + 1
-            self.assign_agents(moment)
-        elif "提交工单" in reply or "恢复" in reply:
-            if self.rng.random() < 0.6:
+        def ask(asked: Wording) -> Reply:
+            """Puts one wording of the need to the bot: the reply to its last turn is the answer."""
+            record["asked"].append(asked.case)
+            record["tries"] += 1
+            reply = Reply("", [])
+            for turn in asked.turns:
+                reply = step(turn)
+            return reply
+
+        def answered(reply: Reply) -> bool:
+            """The need is met: every expected string is in the reply (and the bot kept the chat)."""
+            if not goal.met_by(reply.text) or reply.shows(QUEUED):
+                return False
+            record.update(met=True, by="bot")
+            if behaviour != "leaves" and step(self.rng.choice(words["solved"])).shows(RATING_PROMPT):
+                score = self.rng.choices(list(RATING_WEIGHTS), weights=list(RATING_WEIGHTS.values()))[0]
+                step(words["rating"].format(score))
+                record["rating"] = score
+            return True
+
+        def request_human() -> Reply:
+            reply = step(words["human"])
+            if not reply.shows(QUEUED + NO_AGENT):  # the bot asks what the problem is
+                reply = ask(wording) if not record["asked"] else step(wording.turns[0])
+            return reply
+
+        def hand_over(reply: Reply) -> None:
+            """After a request for a human: wait in the queue, or leave a ticket out of hours (or not)."""
+            if reply.shows(QUEUED):
+                record["tries"] += 1
+                self.waiting.append(sender)
+                self.stats["queued"] = self.stats.get("queued", 0) + 1
+                self.assign_agents(moment)
+            elif reply.shows(NO_AGENT) and self.rng.random() < 0.6:
                 by_phone = self.rng.random() < 0.5
-                step("/create_ticket")
-                step("电话回访" if by_phone else "邮件回复")
-                step("13800138000" if by_phone else f"user{index}@example.org")
-            else:
-                step("不用了")
+                reply = step("/create_ticket")
+                if not reply.buttons:  # the form asks what the problem is first
+                    record["asked"] = record["asked"] or [wording.case]
+                    reply = step(wording.turns[0])
+                if len(reply.buttons) > 1:  # how to be contacted: phone call or e-mail
+                    step(reply.buttons[0 if by_phone else 1])
+                    step("13800138000" if by_phone else f"user{index}@example.org")
+                    record.update(by="ticket", tries=record["tries"] + 1)
+            elif reply.shows(NO_AGENT):
+                step(words["decline"])
+
+        if behaviour == "off_topic":
+            record.update(expect=[], language=None)
+            step(self.rng.choice(self.off_topic))
+        elif behaviour == "human_first":
+            hand_over(request_human())
+        else:
+            reply = ask(wording)
+            if answered(reply) or (behaviour == "leaves" and not reply.shows(QUEUED)):
+                return
+            if not reply.shows(QUEUED) and behaviour != "leaves":
+                reply = ask(goal.rephrasing(wording, self.rng))
+                if answered(reply):
+                    return
+            hand_over(reply if reply.shows(QUEUED) else request_human())
 
     def assign_agents(self, moment: datetime) -> None:
         """Free agents in service hours take the oldest waiting conversation and close it later."""
@@ -185,22 +293,34 @@ class Simulation:
             conversation = self.waiting.pop(0)
             end = start + timedelta(minutes=self.rng.randint(*HANDLE_MINUTES))
             self.agents_free_at[agent] = end
-            heapq.heappush(self.events, (start, 0, "take", conversation))
-            heapq.heappush(self.events, (end, 1, "close", conversation))
+            heapq.heappush(self.events, (start, 0, "take", conversation, agent))
+            heapq.heappush(self.events, (end, 1, "close", conversation, agent))
 
     def run(self) -> Dict[str, int]:
         for index, moment in enumerate(self.arrivals()):
-            heapq.heappush(self.events, (moment, 2, "user", str(index)))
+            heapq.heappush(self.events, (moment, 2, "user", str(index), 0))
         while self.events:
-            moment, _, kind, subject = heapq.heappop(self.events)
+            moment, _, kind, subject, agent = heapq.heappop(self.events)
             if kind == "user":
                 self.play_user(int(subject), moment)
             else:
-                self.console(subject, kind, moment)
+                self.console(subject, kind, moment, agent)
                 self.stats[kind] = self.stats.get(kind, 0) + 1
+                if kind == "take":  # a person now has the case: the need is met by a human
+                    self.records[subject].update(met=True, by="human")
                 self.assign_agents(moment)
         self.stats["users"] = self.users
+        outcomes = Counter(goal_outcome(record) for record in self.records.values())
+        self.stats.update({f"goal_{name}": count for name, count in outcomes.items()})
         return self.stats
+
+    def goals_document(self) -> Dict[str, Any]:
+        return {
+            "source": str(GOALS_SOURCE.relative_to(ROOT)),
+            "date": self.day.isoformat(),
+            "seed": self.seed,
+            "users": [self.records[sender] for sender in sorted(self.records)],
+        }
 
 
 def start_servers(workdir: Path, clock_file: Path, token: str) -> Tuple[object, object, int]:
@@ -228,10 +348,14 @@ def simulate(workdir: Path, day: date, users: int, seed: int) -> Dict[str, int]:
     simulation.rasa_url = f"http://localhost:{port}/webhooks/rest/webhook"
     simulation.console_url = f"http://localhost:{port}/webhooks/agent_console"
     try:
-        return simulation.run()
+        stats = simulation.run()
     finally:
         rasa.stop()
         actions.stop()
+    (workdir / GOALS_FILE).write_text(
+        json.dumps(simulation.goals_document(), ensure_ascii=False, indent=1), encoding="utf-8"
+    )
+    return stats
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -245,6 +369,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     stats = simulate(args.out, args.date, args.users, args.seed)
     print("Simulated day", args.date, "→", ", ".join(f"{k}: {v}" for k, v in sorted(stats.items())))
+    asked = sum(v for k, v in stats.items() if k.startswith("goal_") and k != "goal_no_question")
+    by_bot = stats.get("goal_bot_first_try", 0) + stats.get("goal_bot_rephrase", 0)
+    if asked:
+        print(f"Needs met by the bot: {by_bot} of {asked} users who asked ({by_bot / asked:.0%}).")
     print(f"Stores in {args.out}; now run `make report`.")
     return 0
 

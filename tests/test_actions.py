@@ -10,7 +10,7 @@ from actions.answers import OVERVIEW_CHANNELS, case_channels
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
-from actions.smart_answer import ActionAnswerTopic, ActionSuggestTopics
+from actions.smart_answer import ActionAnswerFollowUp, ActionAnswerTopic, ActionSuggestTopics
 from actions.tickets import (
     ActionCreateTicket,
     ActionQueryTicket,
@@ -189,6 +189,17 @@ def test_human_request_without_topic_asks_for_the_problem_first(sim_now) -> None
     messages, events = run_action(ActionAnswerTopic(), tracker)
     assert responses(messages) == ["utter_queued"]
     assert slot_events(events)["human_requested"] is False
+
+
+@pytest.mark.parametrize(
+    "action, intent", [(ActionAnswerFollowUp(), "ask_followup"), (ActionSuggestTopics(), "nlu_fallback")]
+)
+def test_the_description_asked_for_a_human_is_never_answered_instead(sim_now, action, intent) -> None:
+    sim_now("10:00")
+    tracker = make_tracker(intent, "how long will it take", slots={"human_requested": True})
+    messages, events = run_action(action, tracker)
+    assert responses(messages) == ["utter_queued"]
+    assert slot_events(events) == {"human_requested": False}
 
 
 def test_in_hours_transfer_queues_with_position_and_wait(sim_now) -> None:

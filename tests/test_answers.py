@@ -1,7 +1,8 @@
 """Precise answers on the held-out answer set (tests/data/answer_holdout.yml, written apart from data/):
 each case goes through the REST channel to the real bot, and the REPLY to its last turn is checked —
 the aspect's fact is there, unrelated contacts are not, at most four contact details when one aspect
-of one channel was asked, and an English question gets an English reply. Figures per aspect and per
+of one channel was asked, no message longer than a phone screen, no line said twice, and an English
+question gets an English reply. Figures per aspect and per
 writing style go to results/answers.json (README, "Precise answers")."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ HOLDOUT = ROOT / "tests" / "data" / "answer_holdout.yml"
 RESULTS = ROOT / "results" / "answers.json"
 MIN_OVERALL, MIN_PER_CATEGORY = 0.95, 0.85
 MAX_CONTACTS_FOR_ONE_ASPECT = 4
+MAX_LINES = 8  # a phone screen
 CONTACT = re.compile(r"\+?\d{2,4}(?:-\d{2,4}){2,3}|[\w.+-]+@[\w-]+\.[\w.]+|www\.[\w.-]+")
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -42,8 +44,14 @@ def reads_as_english(reply: str) -> bool:
     return latin > 0 and cjk / (cjk + latin) < 0.15
 
 
-def problems(case: Dict, reply: str) -> List[str]:
+def problems(case: Dict, messages: List[Dict]) -> List[str]:
+    reply = joined(messages)
     found = [f"missing {text!r}" for text in case.get("expect", []) if text.lower() not in reply.lower()]
+    if any(len((m.get("text") or "").splitlines()) > MAX_LINES for m in messages):
+        found.append(f"a message longer than {MAX_LINES} lines")
+    lines = [line for line in reply.splitlines() if line.strip()]
+    if len(lines) != len(set(lines)):
+        found.append("a line said twice")
     found += [f"unrelated {text!r}" for text in case.get("forbid", []) if text in reply]
     contacts = set(CONTACT.findall(reply))
     if case["aspect"] != "topic" and len(contacts) > MAX_CONTACTS_FOR_ONE_ASPECT:
@@ -62,7 +70,7 @@ def outcomes(tmp_path_factory) -> List[Dict]:
             sender = new_sender()
             replies = [bot.say(sender, turn) for turn in case["turns"]]
             reply = joined(replies[-1])
-            results.append({**case, "reply": reply, "problems": problems(case, reply)})
+            results.append({**case, "reply": reply, "problems": problems(case, replies[-1])})
         return results
     finally:
         bot.stop()

@@ -1,8 +1,10 @@
-"""The report of a seeded simulated day: its figures equal counts taken directly from the databases,
-the same seed plays the same day, and the HTML shows every chart in Chromium."""
+"""The report of a seeded simulated day: its figures equal counts taken directly from the databases
+and the simulated users' goals (goals.json), the same seed plays the same day, and the HTML shows every
+chart in Chromium."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -16,7 +18,7 @@ from scripts import report, simulate
 pytestmark = pytest.mark.servers
 
 USERS = 40
-SEED = 11
+SEED = 12
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
@@ -36,9 +38,13 @@ def rows(url: str, query: str):
         return connection.execute(text(query)).fetchall()
 
 
+def goals(workdir: Path) -> list:
+    return json.loads((workdir / "goals.json").read_text("utf-8"))["users"]
+
+
 def test_figures_equal_counts_taken_from_the_databases(day: Path) -> None:
     tracker, service = urls(day)
-    figures = compute(tracker, service)
+    figures = compute(tracker, service, goals_path=day / "no-goals.json")  # the stores alone
 
     conversations = rows(tracker, "SELECT COUNT(DISTINCT sender_id) FROM events WHERE type_name = 'user'")[0][
         0
@@ -64,6 +70,7 @@ def test_figures_equal_counts_taken_from_the_databases(day: Path) -> None:
         transferred,
         contained,
     )
+    assert figures["containment_basis"] == "stores" and figures["asked"] == answered
     assert figures["containment_rate"] == round(contained / answered, 3)
     assert figures["tickets_by_status"] == tickets
     assert {int(k): v for k, v in figures["ratings"].items() if v} == ratings
@@ -71,10 +78,59 @@ def test_figures_equal_counts_taken_from_the_databases(day: Path) -> None:
     assert transferred > 0 and ratings, "the simulated day should hold transfers and ratings"
 
 
+def test_containment_is_the_needs_the_bot_met_without_a_human(day: Path) -> None:
+    """Recomputed from goals.json and the stores: the users who asked, those whose need the bot met
+    (every expected string in a bot reply of theirs) with no transfer in the tracker store, those an
+    agent took (agent_actions) and those who left a ticket (tickets)."""
+    tracker, service = urls(day)
+    figures = compute(tracker, service)  # goals.json beside tracker.db
+    records = goals(day)
+    assert len(records) == USERS
+    transferred = {
+        row[0]
+        for row in rows(
+            tracker,
+            "SELECT DISTINCT sender_id FROM events "
+            "WHERE action_name IN ('action_transfer_human', 'ticket_form')",
+        )
+    }
+    asked = [r for r in records if r["asked"]]
+    contained = [r for r in asked if r["by"] == "bot" and r["sender_id"] not in transferred]
+    taken = {
+        row[0] for row in rows(service, "SELECT conversation_id FROM agent_actions WHERE action = 'take'")
+    }
+    ticketed = {row[0] for row in rows(service, "SELECT conversation_id FROM tickets")}
+
+    assert figures["containment_basis"] == "goals"
+    assert (figures["asked"], figures["contained"]) == (len(asked), len(contained))
+    assert figures["containment_rate"] == round(len(contained) / len(asked), 3)
+    outcomes = figures["goal_outcomes"]
+    assert outcomes["bot_first_try"] == sum(r["tries"] == 1 for r in contained)
+    assert outcomes["bot_first_try"] + outcomes["bot_rephrase"] == len(contained)
+    assert {r["sender_id"] for r in records if r["by"] == "human"} == taken
+    assert {r["sender_id"] for r in records if r["by"] == "ticket"} == ticketed
+    assert sum(outcomes.values()) == len(asked)
+    assert {r["sender_id"] for r in records if r["rating"]} == {
+        row[0] for row in rows(service, "SELECT conversation_id FROM ratings")
+    }
+    # The bot said every expected string to the users it satisfied.
+    for record in contained:
+        said = " ".join(
+            json.loads(row[0]).get("text") or ""
+            for row in rows(
+                tracker,
+                f"SELECT data FROM events WHERE type_name = 'bot' AND sender_id = '{record['sender_id']}'",
+            )
+        ).lower()
+        assert all(expected.lower() in said for expected in record["expect"]), record
+    assert contained, "the simulated day should hold needs the bot met"
+
+
 def test_the_same_seed_plays_the_same_day(day: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     simulate.simulate(again, date(2026, 11, 25), USERS, SEED)
     assert compute(*urls(again)) == compute(*urls(day))
+    assert goals(again) == goals(day)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
@@ -92,6 +148,11 @@ def test_the_report_shows_every_chart_in_chromium(day: Path, tmp_path: Path) -> 
             "figure img", "imgs => imgs.map(i => i.complete && i.naturalWidth)"
         )
         captions = page.eval_on_selector_all("figcaption", "els => els.map(e => e.textContent)")
+        summary = page.text_content("#summary")
         browser.close()
-    assert len(widths) == 8 and all(width > 100 for width in widths)
-    assert "智能客服解决率（对比文章的85%）" in captions
+    assert len(widths) == 9 and all(width > 100 for width in widths)
+    assert {"智能客服解决率（对比文章的85%）", "模拟用户的需求结果"} <= set(captions)
+    figures = json.loads(out.with_suffix(".json").read_text("utf-8"))
+    assert (
+        f"无需人工 {figures['contained']}（解决率 {figures['containment_rate']:.0%}，文章为 85%）" in summary
+    )
