@@ -19,6 +19,7 @@ MORE_CHANNELS = 6  # channel lines when the user asks for the others
 ASPECT_CHANNELS = {"location": 3, "booking": 3}
 NOT_GIVEN = ("文章未给出", "文章只写到", "the article gives no", "the article does not")
 HUMAN_HOURS_TOPIC = "human_hours"
+OVERVIEW = "overview"  # no aspect asked of a named channel: its contact, hours and response in a line
 
 WORDS = {
     "zh": {
@@ -187,8 +188,8 @@ def _channels_asked(
 
 def _pick_aspect(topic_name: str, question: Question, channels: List[str]) -> Optional[str]:
     """The first aspect asked that the channels can answer; else "where"/"which" is the contact, and
-    another aspect is answered "not given"; with none asked, the topic's own, or "contact" when a
-    channel was named."""
+    another aspect is answered "not given"; with none asked, the topic's own, or the named channel's
+    overview line ("知乎专栏是干什么的", "那邮箱呢")."""
     for aspect in question.aspects:
         if aspect == "prepare" and _prepare_items(topic_name, question):
             return aspect
@@ -202,7 +203,7 @@ def _pick_aspect(topic_name: str, question: Question, channels: List[str]) -> Op
     default = (knowledge.topic(topic_name) or {}).get("aspect")
     if default:
         return default
-    return "contact" if (question.channels or question.kinds) else None
+    return OVERVIEW if (question.channels or question.kinds) else None
 
 
 def _prepare_items(topic_name: str, question: Question) -> Optional[str]:
@@ -271,7 +272,11 @@ def aspect_answer(
         return None
     every = case_channels(topic_name, region, city)
     prepare_topic = _prepare_items(topic_name, question) if aspect == "prepare" else None
-    if prepare_topic:
+    if aspect == OVERVIEW:
+        shown = channels[: max(len(question.channels), 1)]
+        said: List[str] = []
+        answer = Answer("\n".join(_overview_line(c, language, said) for c in shown), shown=shown)
+    elif prepare_topic:
         answer = _prepare_answer(prepare_topic, channels, language)
     else:
         if aspect == "process" and not any(_has(c, aspect) for c in channels):

@@ -32,8 +32,8 @@ def follow_up_of(question: Question, follow_up: Dict[str, str]) -> Question:
     """A generic question ("客服电话多少" = the phone kind) read as a question about the current case."""
     return Question(
         aspects=question.aspects or tuple(filter(None, [follow_up.get("aspect")])),
-        kinds=question.kinds + tuple(filter(None, [follow_up.get("kind")])),
-        channels=question.channels + tuple(filter(None, [follow_up.get("channel")])),
+        kinds=tuple(dict.fromkeys([*question.kinds, *filter(None, [follow_up.get("kind")])])),
+        channels=tuple(dict.fromkeys([*question.channels, *filter(None, [follow_up.get("channel")])])),
     )
 
 
