@@ -81,6 +81,8 @@ class ActionTransferHuman(Action):
     ) -> List[EventType]:
         events = disclaim_once(dispatcher, tracker)
         topic = tracker.get_slot("topic")
+        if (knowledge.topic(topic) or {}).get("not_a_case"):
+            topic = None  # "人工几点上班" then "转人工": the agent still needs to know the problem
         now = clock.now()
         if not human_availability(now).on_duty:
             # Nobody to transfer to: say so first, never "right away".

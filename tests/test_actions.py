@@ -202,6 +202,13 @@ def test_the_description_asked_for_a_human_is_never_answered_instead(sim_now, ac
     assert slot_events(events) == {"human_requested": False}
 
 
+def test_a_transfer_after_asking_the_hours_still_asks_for_the_problem(sim_now) -> None:
+    sim_now("10:00")
+    tracker = make_tracker("request_human", "转人工", slots={"topic": "human_hours"})
+    messages, _ = run_action(ActionTransferHuman(), tracker)
+    assert responses(messages) == ["utter_ask_problem_for_human"]
+
+
 def test_in_hours_transfer_queues_with_position_and_wait(sim_now) -> None:
     sim_now("10:00")
     # "a" asking again keeps its place instead of queueing twice

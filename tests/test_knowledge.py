@@ -81,3 +81,50 @@ def test_every_topic_is_an_intent_with_training_data_and_vice_versa() -> None:
 def test_channel_lines_show_contact_and_hours() -> None:
     line = knowledge.channel_line("hotline")
     assert "400-992-2556" in line and "8:00-23:00" in line
+
+
+TEXT_FIELDS = {
+    "channels": (
+        "name",
+        "contact",
+        "hours",
+        "response",
+        "prepare",
+        "process",
+        "location",
+        "booking",
+        "cost",
+        "note",
+    ),
+    "topics": ("title", "answer", "prepare", "next_step"),
+}
+NUMBER = re.compile(r"\d+(?:[.:-]\d+)*%?")
+
+
+def english_pairs():
+    """(where, Chinese label, English label) for every text field that has words to translate."""
+    entries = [("channels", cid, c) for cid, c in knowledge.channels().items()]
+    entries += [("topics", tid, t) for tid, t in knowledge.topics().items()]
+    for kind, name, entry in entries:
+        for field in TEXT_FIELDS[kind]:
+            if field in entry:
+                yield f"{name}.{field}", entry[field], entry.get(f"{field}_en")
+
+
+@pytest.mark.parametrize("where, chinese, english", list(english_pairs()))
+def test_every_label_has_english_with_the_same_numbers(where, chinese, english) -> None:
+    if english is None:  # a plain number, address or path is the same in both languages
+        assert not re.search(r"[\u4e00-\u9fff]", str(chinese)), f"{where} needs an _en label"
+        return
+    chinese_text, english_text = (" ".join(v) if isinstance(v, list) else str(v) for v in (chinese, english))
+    assert set(NUMBER.findall(english_text)) <= set(NUMBER.findall(chinese_text)), where
+    unquoted = re.sub(r'"[^"]*"|“[^”]*”', "", english_text)  # names the user must search for stay
+    assert not re.search(r"[\u4e00-\u9fff]", unquoted), where
+
+
+def test_each_contact_is_written_once_in_the_knowledge() -> None:
+    text = (ROOT / "knowledge" / "channels.yml").read_text(encoding="utf-8")
+    for channel in knowledge.channels().values():
+        contact = str(channel["contact"])
+        if re.fullmatch(r"[+\d-]+|[\w.]+@[\w.]+", contact):  # phone numbers and e-mail addresses
+            assert text.count(contact) == 1, contact
