@@ -12,6 +12,7 @@ from actions import knowledge
 from actions.aspects import Question, aspect_field, kind_default_channel
 from actions.parsing import is_urgent
 from actions.service_hours import human_availability, open_channels_now, reopens_text
+from actions.wording import words
 
 OVERVIEW_CHANNELS = 3  # channel lines in an overview; the rest behind "其他渠道"
 MORE_CHANNELS = 6  # channel lines when the user asks for the others
@@ -21,60 +22,6 @@ NOT_GIVEN = ("文章未给出", "文章只写到", "the article gives no", "the 
 HUMAN_HOURS_TOPIC = "human_hours"
 OVERVIEW = "overview"  # no aspect asked of a named channel: its contact, hours and response in a line
 
-WORDS = {
-    "zh": {
-        "colon": "：",
-        "open": "（",
-        "close": "）",
-        "list": "、",
-        "prepare": "请准备：",
-        "submit_at": "提交渠道：",
-        "urgent": "紧急情况请直接走：",
-        "others": "其他渠道：",
-        "not_given": "文章没有写明{channel}的{aspect}。文章给出的最接近的信息：",
-        "no_more": "这些就是文章给出的全部渠道了。",
-        "more_button": "其他渠道",
-        "on_duty": "现在是北京时间 {clock}，人工客服在线；需要的话请说“转人工”。",
-        "off_duty": "现在是北京时间 {clock}，不在人工服务时间，{reopens}恢复。现在可以用：",
-        "aspects": {
-            "contact": "联系方式",
-            "hours": "服务时间",
-            "response": "响应时间",
-            "prepare": "所需材料",
-            "process": "处理流程",
-            "location": "地址",
-            "booking": "预约方式",
-            "cost": "收费",
-        },
-    },
-    "en": {
-        "colon": ": ",
-        "open": " (",
-        "close": ")",
-        "list": "; ",
-        "prepare": "Please have ready: ",
-        "submit_at": "Where to submit: ",
-        "urgent": "If it is urgent, go straight to:",
-        "others": "Other channels:",
-        "not_given": "The article does not give the {aspect} of the {channel}. The nearest it gives:",
-        "no_more": "Those are all the channels the article gives.",
-        "more_button": "Other channels",
-        "on_duty": 'Human agents are on duty now ({clock} Beijing time); say "human agent" to reach one.',
-        "off_duty": "It is {clock} Beijing time, outside human service hours; agents are back {reopens}. "
-        "Open now:",
-        "aspects": {
-            "contact": "contact",
-            "hours": "hours",
-            "response": "response time",
-            "prepare": "requirements",
-            "process": "process",
-            "location": "address",
-            "booking": "booking method",
-            "cost": "cost",
-        },
-    },
-}
-
 
 @dataclass
 class Answer:
@@ -82,10 +29,6 @@ class Answer:
     shown: List[str] = field(default_factory=list)  # channel ids the answer named
     more: bool = False  # the case has channels the answer did not name
     buttons: List[Dict[str, str]] = field(default_factory=list)
-
-
-def words(language: str) -> Dict:
-    return WORDS.get(language, WORDS["zh"])
 
 
 def short(detail: str) -> str:
@@ -151,7 +94,7 @@ def _overview_line(channel_id: str, language: str, said: List[str]) -> str:
 
 
 def _aspect_line(channel_id: str, aspect: str, language: str) -> str:
-    """ "☎ 普通热线（内地）（400-992-2556）：8:00-23:00…" — the channel and the fact asked."""
+    """ "☎ 普通热线（内地） 400-992-2556：8:00-23:00…" — the channel and the fact asked."""
     info, w = knowledge.channel(channel_id), words(language)
     name = f"{knowledge.KIND_ICONS[info['kind']]} {knowledge.localized(info, 'name', language)}"
     contact = knowledge.localized(info, "contact", language)
@@ -255,6 +198,25 @@ def _human_status(now: datetime, language: str) -> str:
     return w["off_duty"].format(clock=clock, reopens=reopens_text(availability, language)) + "\n" + first
 
 
+def _fact_answer(
+    topic_name: str, aspect: str, channels: List[str], question: Question, language: str
+) -> Answer:
+    """One line per channel that has the fact; where none has it, "not given" and the nearest that has."""
+    if aspect == "process" and not any(_has(c, aspect) for c in channels):
+        aspect = "response"  # the article's "what happens next" for most channels is their response time
+    limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1))
+    answering = [c for c in channels if _has(c, aspect) or aspect == "contact"][:limit]
+    if answering:
+        return Answer("\n".join(_aspect_line(c, aspect, language) for c in answering), shown=answering)
+    w = words(language)
+    name = knowledge.localized(knowledge.channel(channels[0]), "name", language)
+    lines = [w["not_given"].format(channel=name, aspect=w["aspects"][aspect])]
+    nearest = _nearest_with(aspect, channels, topic_name)
+    if nearest:
+        lines.append(_aspect_line(nearest, aspect, language))
+    return Answer("\n".join(lines), shown=[nearest] if nearest else [])
+
+
 def aspect_answer(
     topic_name: str,
     question: Question,
@@ -279,20 +241,7 @@ def aspect_answer(
     elif prepare_topic:
         answer = _prepare_answer(prepare_topic, channels, language)
     else:
-        if aspect == "process" and not any(_has(c, aspect) for c in channels):
-            aspect = "response"  # the article's "what happens next" for most channels is their response time
-        limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1))
-        answering = [c for c in channels if _has(c, aspect) or aspect == "contact"][:limit]
-        lines = [_aspect_line(c, aspect, language) for c in answering]
-        if not answering:
-            nearest = _nearest_with(aspect, channels, topic_name)
-            w = words(language)
-            name = knowledge.localized(knowledge.channel(channels[0]), "name", language)
-            lines = [w["not_given"].format(channel=name, aspect=w["aspects"][aspect])]
-            if nearest:
-                lines.append(_aspect_line(nearest, aspect, language))
-                answering = [nearest]
-        answer = Answer("\n".join(lines), shown=answering)
+        answer = _fact_answer(topic_name, aspect, channels, question, language)
     if topic_name == HUMAN_HOURS_TOPIC and now is not None:
         answer.text += "\n" + _human_status(now, language)
     answer.more = any(c not in answer.shown for c in every)
