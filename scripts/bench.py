@@ -2,8 +2,11 @@
 
 For each config: trains a model on the same data (timed), scores the held-out NLU file, starts the real
 Rasa server and action server, and plays synthetic conversations through the REST channel: first one
-client at a time (latency), then many concurrent conversations (throughput). Prints a table with the
-ratios ours/baseline and writes results/bench.json. Figures depend on the machine: compare the two
+client at a time (latency), then many concurrent conversations (throughput), then one long
+conversation (one sender, 200 messages one at a time: does a reply slow down as the conversation
+grows?). Ours keeps conversations in the project's tracker store (endpoints.yml), the baseline in
+Rasa's own SQL store, both in a SQLite file. Prints a table with the ratios ours/baseline and writes
+results/bench.json. Figures depend on the machine: compare the two
 columns of one run, not runs on different machines.
 """
 
@@ -35,12 +38,14 @@ from scripts.servers import (  # noqa: E402
     action_server,
     free_port,
     rasa_server,
-    write_endpoints,
 )
 
 OUT = ROOT / "results" / "bench"
 CONFIGS = {"ours": ROOT / "config.yml", "baseline": ROOT / "bench" / "baseline_config.yml"}
 SIM_NOW = "2026-11-25T10:00:00+08:00"
+# Tracker store of each config: ours as in endpoints.yml, the baseline Rasa's own.
+STORES = {"ours": "tracker_stores.cached_sql.CachedSQLTrackerStore", "baseline": "SQL"}
+EDGE = 10  # the long conversation compares the median of its first and last EDGE replies
 
 
 def run_rasa(*args: str, log: Path) -> None:
@@ -125,13 +130,43 @@ def play(url: str, scripts: List[List[str]], clients: int) -> Dict:
     }
 
 
-def serve_and_measure(name: str, single: int, concurrent: int, clients: int) -> Dict:
+def long_conversation(url: str, messages: int, seed: int) -> Dict:
+    """One sender, `messages` held-out questions one at a time: the median reply of the first and
+    of the last EDGE messages, and their ratio (1.0: no slower at the end)."""
+    questions = [script[0] for script in conversations(messages, seed)]
+    session, sender = requests.Session(), f"bench-long-{uuid.uuid4().hex[:10]}"
+    latencies = []
+    for text in questions:
+        started = time.perf_counter()
+        session.post(url, json={"sender": sender, "message": text}, timeout=60).raise_for_status()
+        latencies.append((time.perf_counter() - started) * 1000)
+    first, last = statistics.median(latencies[:EDGE]), statistics.median(latencies[-EDGE:])
+    return {
+        "messages": messages,
+        "first_ms": round(first, 1),
+        "last_ms": round(last, 1),
+        "last_over_first": round(last / first, 2),
+    }
+
+
+def write_endpoints(path: Path, action_port: int, tracker_db: Path, store: str) -> Path:
+    path.write_text(
+        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
+        f'tracker_store:\n  type: {store}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def serve_and_measure(name: str, single: int, concurrent: int, clients: int, long: int) -> Dict:
     work = OUT / f"{name}-serve"
     work.mkdir(parents=True, exist_ok=True)
     action_port, rasa_port = free_port(), free_port()
     env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{work / 'service.db'}"}
     actions = action_server(action_port, work / "actions.log", env).start()
-    endpoints = write_endpoints(work / "endpoints.yml", action_port, work / "tracker.db")
+    tracker_db = work / "tracker.db"
+    tracker_db.unlink(missing_ok=True)
+    endpoints = write_endpoints(work / "endpoints.yml", action_port, tracker_db, STORES[name])
     rasa = rasa_server(OUT / f"{name}.tar.gz", rasa_port, endpoints, work / "rasa.log", env)
     started = time.monotonic()
     rasa.start()
@@ -143,6 +178,7 @@ def serve_and_measure(name: str, single: int, concurrent: int, clients: int) -> 
             "ready_seconds": ready_seconds,
             "one_client": play(url, conversations(single, seed=2), clients=1),
             "concurrent": play(url, conversations(concurrent, seed=3), clients=clients),
+            "long_conversation": long_conversation(url, long, seed=4),
             "rasa_rss_mb": rss_mb(rasa.process.pid),
             "action_server_rss_mb": rss_mb(actions.process.pid),
         }
@@ -167,6 +203,9 @@ def print_table(results: Dict[str, Dict]) -> None:
         ("p99 latency, 1 client, ms", "one_client.p99_ms"),
         ("messages/s, concurrent", "concurrent.messages_per_second"),
         ("p95 latency, concurrent, ms", "concurrent.p95_ms"),
+        (f"long conv.: p50 msgs 1-{EDGE}, ms", "long_conversation.first_ms"),
+        (f"long conv.: p50 last {EDGE}, ms", "long_conversation.last_ms"),
+        ("long conv.: last / first", "long_conversation.last_over_first"),
         ("Rasa server RSS, MB", "rasa_rss_mb"),
         ("action server RSS, MB", "action_server_rss_mb"),
     ]
@@ -177,10 +216,14 @@ def print_table(results: Dict[str, Dict]) -> None:
             value = value[part]
         return value
 
-    print(f"{'':30} {'ours':>10} {'baseline':>10} {'ours/base':>10}")
+    targets = {"long_conversation.last_over_first": 1.3}  # the last replies at most 1.3x the first
+    print(f"{'':30} {'ours':>10} {'baseline':>10} {'ours/base':>10} {'target':>12}")
     for label, key in rows:
         ours, base = get("ours", key), get("baseline", key)
-        print(f"{label:30} {ours:>10} {base:>10} {ratio(ours, base):>10}")
+        target = ""
+        if key in targets:
+            target = f"<= {targets[key]} " + ("ok" if ours <= targets[key] else "MISSED")
+        print(f"{label:30} {ours:>10} {base:>10} {ratio(ours, base):>10} {target:>12}")
 
 
 def main() -> int:
@@ -188,13 +231,14 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=60, help="conversations played one at a time")
     parser.add_argument("--concurrent", type=int, default=200, help="conversations played concurrently")
     parser.add_argument("--clients", type=int, default=50, help="concurrent conversations")
+    parser.add_argument("--long", type=int, default=200, help="messages of the long conversation")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}
     for name in CONFIGS:
         print(f"[{name}] training, scoring and serving …", flush=True)
         results[name] = {**train(name), "nlu_accuracy": round(nlu_accuracy(name), 3)}
-        results[name].update(serve_and_measure(name, args.single, args.concurrent, args.clients))
+        results[name].update(serve_and_measure(name, args.single, args.concurrent, args.clients, args.long))
     results["settings"] = vars(args)
     (ROOT / "results" / "bench.json").write_text(json.dumps(results, indent=2))
     print_table(results)

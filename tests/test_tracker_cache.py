@@ -1,0 +1,257 @@
+"""The cached SQL tracker store (tracker_stores/cached_sql.py) and the incremental applied events
+(tuning/applied_events.py) give Rasa's results: unit tests on the store and the tracker, then real
+servers: two Rasa servers sharing one SQLite tracker store, and a kill -9 right after a reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+from pathlib import Path
+from typing import List
+
+import pytest
+import requests
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from scripts.servers import ROOT, action_server, free_port, rasa_server
+from tests.bot import MODEL, joined
+from tracker_stores.cached_sql import CachedSQLTrackerStore
+from tuning import applied_events
+
+STORE_TYPE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
+SIM_NOW = "2026-11-25T10:00:00+08:00"
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [greet, ask]
+slots:
+  topic:
+    type: text
+    mappings: [{type: custom}]
+forms:
+  ticket_form:
+    required_slots: [topic]
+"""
+)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def store(path: Path, **kwargs) -> CachedSQLTrackerStore:
+    return CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path), **kwargs)
+
+
+def turn(text: str, slot: str = "") -> List[Event]:
+    events: List[Event] = [UserUttered(text, {"name": "ask", "confidence": 1.0}), ActionExecuted("utter_x")]
+    if slot:
+        events.append(SlotSet("topic", slot))
+    return events + [BotUttered(text.upper()), ActionExecuted("action_listen")]
+
+
+def stored_texts(path: Path, sender: str) -> List[str]:
+    with sqlite3.connect(path) as connection:
+        rows = connection.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id", (sender,)
+        ).fetchall()
+    return [json.loads(data)["text"] for (data,) in rows]
+
+
+def grow(tracker: DialogueStateTracker, events: List[Event]) -> None:
+    for event in events:
+        tracker.update(event, DOMAIN)
+
+
+def test_two_stores_on_one_database_see_each_others_events(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    first, second = store(path), store(path)
+    tracker = run(first.get_or_create_tracker("s"))
+    grow(tracker, [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")])
+    run(first.save(tracker))
+    for index in range(6):  # alternate: each store's cached tracker is stale every other message
+        current = first if index % 2 == 0 else second
+        tracker = run(current.retrieve("s"))
+        grow(tracker, turn(f"m{index}", slot=f"t{index}"))
+        run(current.save(tracker))
+    assert stored_texts(path, "s") == [f"m{index}" for index in range(6)]
+    for current in (first, second):
+        tracker = run(current.retrieve("s"))
+        assert tracker.get_slot("topic") == "t5"
+        assert [e.text for e in tracker.events if isinstance(e, UserUttered)] == [f"m{i}" for i in range(6)]
+        reference = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path)).retrieve("s"))
+        assert list(tracker.events) == list(reference.events)
+        assert tracker.current_state() == reference.current_state()
+
+
+def test_a_handed_out_tracker_changed_but_not_saved_leaves_the_cache_alone(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.db"
+    cached = store(path)
+    tracker = run(cached.get_or_create_tracker("s"))
+    grow(tracker, [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")])
+    run(cached.save(tracker))
+    tracker = run(cached.retrieve("s"))
+    grow(tracker, turn("saved", slot="kept"))
+    run(cached.save(tracker))
+    hit = run(cached.retrieve("s"))
+    assert "s" in cached._cache
+    grow(hit, turn("failed", slot="lost") + [ActiveLoop("ticket_form")])  # the message fails: no save
+    again = run(cached.retrieve("s"))
+    assert again.get_slot("topic") == "kept" and again.active_loop_name is None
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["saved"]
+    assert stored_texts(path, "s") == ["saved"]
+
+
+def test_the_cache_is_bounded(tmp_path: Path) -> None:
+    cached = store(tmp_path / "tracker.db", cache_size=2)
+    for sender in ("a", "b", "c"):
+        tracker = run(cached.get_or_create_tracker(sender))
+        grow(tracker, [ActionExecuted("action_session_start"), SessionStarted()])
+        run(cached.save(tracker))
+        run(cached.retrieve(sender))
+    assert list(cached._cache) == ["b", "c"]
+
+
+HISTORY: List[Event] = [
+    ActionExecuted("action_session_start"),
+    SessionStarted(),
+    ActionExecuted("action_listen"),
+    *turn("a"),
+    UserUttered("/create_ticket", {"name": "ask", "confidence": 1.0}),
+    ActionExecuted("ticket_form"),
+    ActiveLoop("ticket_form"),
+    ActionExecuted("action_listen"),
+    UserUttered("b", {"name": "ask", "confidence": 1.0}),
+    ActionExecuted("ticket_form"),
+    SlotSet("topic", "x"),
+    ActionExecuted("action_listen"),
+    UserUttered("c", {"name": "ask", "confidence": 1.0}),
+    ActionExecutionRejected("ticket_form"),
+    ActionExecuted("utter_x"),
+    ActionExecuted("ticket_form"),
+    ActiveLoop(None),
+    ActionExecuted("action_listen"),
+    *turn("d"),
+    UserUtteranceReverted(),
+    *turn("e"),
+    ActionExecuted("utter_y"),
+    ActionReverted(),
+    ActionExecuted("action_listen"),
+    Restarted(),
+    ActionExecuted("action_listen"),
+    *turn("f"),
+    UserUttered("/create_ticket", {"name": "ask", "confidence": 1.0}),
+    ActionExecuted("other_form"),
+    ActiveLoop("other_form"),
+    ActionExecuted("action_listen"),
+    UserUttered("g", {"name": "ask", "confidence": 1.0}),
+    ActionExecuted("other_form"),
+    ActionExecuted("action_listen"),
+]
+
+
+def test_incremental_applied_events_equal_rasas_after_every_event() -> None:
+    applied_events.install()
+    tracker = DialogueStateTracker("s", DOMAIN.slots)
+    for event in HISTORY:
+        tracker.update(event, DOMAIN)
+        ours, rasas = tracker.applied_events(), applied_events._ORIGINAL(tracker)
+        assert ours == rasas and all(a is b for a, b in zip(ours, rasas))
+    # A tracker with a bounded history (its first events drop out) is recomputed, not continued.
+    bounded = DialogueStateTracker("s", DOMAIN.slots, max_event_history=5)
+    for event in HISTORY:
+        bounded.update(event, DOMAIN)
+        assert bounded.applied_events() == applied_events._ORIGINAL(bounded)
+
+
+# Real servers: the model of `make train`, the project's action server.
+
+
+def messages(port: int, sender: str, text: str) -> List[dict]:
+    reply = requests.post(
+        f"http://localhost:{port}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=60,
+    )
+    reply.raise_for_status()
+    return reply.json()
+
+
+def say(port: int, sender: str, text: str) -> str:
+    return joined(messages(port, sender, text))
+
+
+def cached_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
+    path.write_text(
+        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
+        f'tracker_store:\n  type: {STORE_TYPE}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_the_laptop_endpoints_use_the_cached_store() -> None:
+    for name in ("endpoints.yml", "endpoints.production.yml"):
+        assert f"type: {STORE_TYPE}" in (ROOT / name).read_text("utf-8"), name
+
+
+@pytest.mark.servers
+def test_two_servers_on_one_sqlite_file_and_a_kill_right_after_a_reply(tmp_path: Path) -> None:
+    if not MODEL.exists():
+        pytest.skip("run `make train` first")
+    env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{tmp_path / 'service.db'}"}
+    action_port = free_port()
+    tracker_db = tmp_path / "tracker.db"
+    endpoints = cached_endpoints(tmp_path / "endpoints.yml", action_port, tracker_db)
+    ports = [free_port(), free_port()]
+    servers = [action_server(action_port, tmp_path / "actions.log", env).start()]
+    try:
+        for index, port in enumerate(ports):
+            log = tmp_path / f"rasa{index}.log"
+            servers.append(rasa_server(MODEL, port, endpoints, log, env).start())
+        first, second = ports
+        sender = "cache-two-servers"
+        said = ["我的号被封了怎么办", "没用", "还是不行", "客服电话多少"]
+        assert "账号封禁" in say(first, sender, said[0])
+        assert "feedback@douyin.com" in say(second, sender, said[1])  # the topic reached server 2
+        assert "没能帮您解决" in say(first, sender, said[2])  # server 1 saw server 2's turn
+        say(second, sender, said[3])
+        assert stored_texts(tracker_db, sender) == said
+
+        # kill -9 right after a reply: every event of it is already in the database.
+        sender = "cache-kill"
+        assert "账号封禁" in say(first, sender, "我的号被封了怎么办")
+        reply = [m["text"] for m in messages(first, sender, "没用") if m.get("text")]
+        servers[1].stop(signal.SIGKILL)
+        with sqlite3.connect(tracker_db) as connection:
+            rows = connection.execute(
+                "SELECT type_name, action_name, data FROM events WHERE sender_id = ? ORDER BY id",
+                (sender,),
+            ).fetchall()
+        last_user = max(i for i, row in enumerate(rows) if row[0] == "user")
+        assert json.loads(rows[last_user][2])["text"] == "没用"
+        stored = [json.loads(data).get("text") for kind, _, data in rows[last_user:] if kind == "bot"]
+        assert [text for text in stored if text] == reply
+        assert rows[-1][:2] == ("action", "action_listen")  # the turn is complete
+        servers[1] = rasa_server(MODEL, first, endpoints, tmp_path / "rasa0b.log", env).start()
+        assert "没能帮您解决" in say(first, sender, "还是不行")  # the restarted server goes on from there
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,0 +1,1 @@
+"""Tracker stores of the project (endpoints*.yml `tracker_store: type: tracker_stores.<module>.<Class>`)."""
