@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
-	actions run shell compare-configs bench simulate report lock clean
+	actions run shell compare-configs bench simulate report lock clean evidence-purge
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -23,6 +23,7 @@ help:
 	@echo "make simulate         play a simulated day of users (var/simulation/)"
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
+	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
 
 install: venv web system spacy train
 
@@ -43,15 +44,17 @@ web/vendor/node_modules/rasa-webchat/lib/index.js: web/vendor/package.json web/v
 	touch $@
 
 # What the tests start besides Rasa: Chromium and CJK fonts (browser tests), Redis and PostgreSQL
-# (scale-out and failure tests). Installed from the system's packages where missing, when root on
-# Debian/Ubuntu; elsewhere install them yourself or those tests are skipped.
-SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server postgresql
+# (scale-out and failure tests); ffmpeg reads uploaded videos' duration and first frame (evidence/).
+# Installed from the system's packages where missing, when root on Debian/Ubuntu; elsewhere install
+# them yourself or those tests are skipped (and videos are stored without a preview).
+SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server postgresql ffmpeg
 system:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v ffprobe >/dev/null 2>&1 || missing="$$missing ffmpeg"; \
 	if [ -z "$$missing" ]; then echo "System packages present: $(SYSTEM_PACKAGES)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "Installing:$$missing"; apt-get update -qq && \
@@ -116,6 +119,12 @@ report:
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
 	$(BIN)/python scripts/bench.py
+
+# Evidence retention: deletes the files and records of every ticket whose last upload is older than
+# DAYS days (scripts/purge_evidence.py; --ticket DY… deletes one ticket's evidence now).
+DAYS ?= 90
+evidence-purge:
+	$(BIN)/python scripts/purge_evidence.py --days $(DAYS)
 
 lock:
 	$(BIN)/pip install --quiet -r requirements.in

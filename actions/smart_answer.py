@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import clock, knowledge
 from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer, words
 from actions.aspects import Question, read_question
+from actions.evidence_offer import offer_evidence
 from actions.handoff import transfer_to_human
 from actions.language import conversation_language, disclaim_once
 
@@ -116,6 +117,7 @@ class ActionAnswerTopic(Action):
             return events + transfer_to_human(dispatcher, tracker, topic, words_)
 
         events += send(dispatcher, answer_for(tracker, topic, question, language), language)
+        events += offer_evidence(dispatcher, tracker, topic, words_, language)
         green = green_channel(topic, words_)
         if green:
             channel_name = knowledge.localized(knowledge.channel(green), "name", language)

@@ -1,4 +1,5 @@
-"""The service's own records in SQL: tickets, the human-agent queue and satisfaction ratings.
+"""The service's own records in SQL: tickets, the human-agent queue, satisfaction ratings and the
+evidence files uploaded for tickets (evidence/storage.py writes those; the files are on disk).
 
 A SQLite file by default (var/service.db); set CS_DATABASE_URL (any SQLAlchemy URL, e.g.
 postgresql://user:pass@host/db) to use another database. Tables are created on first use.
@@ -14,13 +15,16 @@ from pathlib import Path
 from typing import List, Optional
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     func,
     select,
@@ -88,6 +92,34 @@ ratings = Table(
     Column("topic", String(64), nullable=False),
     Column("score", Integer, nullable=False),
     Column("created_at", DateTime, nullable=False),  # naive UTC
+)
+
+# Evidence for a ticket (evidence/): one row per stored file, written after the file is in place and
+# deleted before it is removed, so a row never names a missing file. A file is stored once per ticket.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_number", String(32), nullable=False, index=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("kind", String(8), nullable=False),  # image | video
+    Column("content_type", String(32), nullable=False),  # checked from the content, never the name
+    Column("file_name", String(96), nullable=False),  # <sha256>.<ext> in the ticket's folder
+    Column("thumbnail", String(96)),  # <sha256>.thumb.jpg, or none (no ffmpeg, undecodable frame)
+    Column("size", Integer, nullable=False),  # bytes stored (pictures are re-encoded)
+    Column("sha256", String(64), nullable=False),  # of the stored file
+    Column("upload_size", Integer, nullable=False),  # bytes received: what the limits count
+    Column("upload_sha256", String(64), nullable=False),  # of the bytes received: a re-upload is known
+    Column("original_name", String(255), nullable=False),  # shown only, never used as a path
+    Column("note", Text, nullable=False, default=""),
+    Column("uploader", String(64), nullable=False),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("duration", Float),  # seconds, videos with ffprobe
+    Column("preview", String(16), nullable=False, default=""),  # "" | no_ffmpeg | no_frame
+    Column("notified", Boolean, nullable=False, default=False),  # counted in a "已收到 N 个文件"
+    Column("created_at", DateTime, nullable=False),  # naive UTC, real time (retention counts from it)
+    UniqueConstraint("ticket_number", "sha256", name="evidence_ticket_sha256"),
 )
 
 
@@ -171,6 +203,24 @@ def find_ticket(number: str) -> Optional[Ticket]:
         status=row.status,
         created_at=to_service_time(row.created_at),
     )
+
+
+def complete_ticket(number: str, description: str, contact_channel: str, contact_detail: str) -> Ticket:
+    """Fills in a ticket opened for evidence (actions/evidence_offer.py) with the ticket form's answers."""
+    with engine().begin() as connection:
+        connection.execute(
+            tickets.update()
+            .where(tickets.c.number == number)
+            .values(description=description, contact_channel=contact_channel, contact_detail=contact_detail)
+        )
+    return find_ticket(number)
+
+
+def ticket_evidence_names(number: str) -> List[str]:
+    """The names of the files uploaded for a ticket, oldest first."""
+    query = select(evidence.c.original_name).where(evidence.c.ticket_number == number).order_by(evidence.c.id)
+    with engine().connect() as connection:
+        return list(connection.execute(query).scalars())
 
 
 def set_ticket_status(number: str, status: str) -> None:

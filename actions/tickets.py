@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 from actions import clock, knowledge, store
 from actions.language import conversation_language
 from actions.parsing import find_ticket_number, normalize_contact
+from evidence import offer
 
 logger = logging.getLogger(__name__)
 
@@ -78,15 +79,22 @@ class ActionCreateTicket(Action):
     ) -> List[EventType]:
         topic = tracker.get_slot("topic") or GENERAL_TOPIC
         channel = tracker.get_slot("contact_channel")
+        description = tracker.get_slot("problem_text") or knowledge.topic_title(topic)
         try:
-            ticket = store.create_ticket(
-                conversation_id=tracker.sender_id,
-                topic=topic,
-                description=tracker.get_slot("problem_text") or knowledge.topic_title(topic),
-                contact_channel=channel,
-                contact_detail=tracker.get_slot("contact_detail"),
-                now=clock.now(),
-            )
+            opened = _opened_for_evidence(tracker, topic)
+            if opened:  # the case's ticket, opened for its evidence: the form completes it
+                ticket = store.complete_ticket(
+                    opened, description, channel, tracker.get_slot("contact_detail")
+                )
+            else:
+                ticket = store.create_ticket(
+                    conversation_id=tracker.sender_id,
+                    topic=topic,
+                    description=description,
+                    contact_channel=channel,
+                    contact_detail=tracker.get_slot("contact_detail"),
+                    now=clock.now(),
+                )
         except store.StoreError:
             # Nothing was written (one transaction); the form's answers stay, so asking again retries.
             logger.exception("Could not save a ticket for %s", tracker.sender_id)
@@ -102,12 +110,40 @@ class ActionCreateTicket(Action):
             topic_title=knowledge.topic_title(topic, language),
             contact_label=_labels("contact_channels", language)[channel],
             status=_labels("statuses", language)[ticket.status],
+            buttons=offer.upload_buttons(ticket.number, tracker.sender_id, language),
         )
         return [
             SlotSet("ticket_number", ticket.number),
             SlotSet("contact_channel", None),
             SlotSet("contact_detail", None),
         ]
+
+
+def _opened_for_evidence(tracker: Tracker, topic: str) -> Optional[str]:
+    """The conversation's ticket for this topic if it was opened only for evidence (no form yet)."""
+    number = tracker.get_slot("ticket_number")
+    ticket = store.find_ticket(number) if number else None
+    if ticket is None or ticket.topic != topic or not offer.opened_for_evidence(ticket, tracker.sender_id):
+        return None
+    return ticket.number
+
+
+EVIDENCE_NAMES_SHOWN = 5
+EVIDENCE_WORDS = {
+    "zh": {"none": "无", "files": "{count} 个文件（{names}）", "more": "等", "separator": "、"},
+    "en": {"none": "none", "files": "{count} file(s) ({names})", "more": ", …", "separator": ", "},
+}
+
+
+def evidence_summary(names: List[str], language: str) -> str:
+    """ "2 个文件（a.png、b.mp4）": the files uploaded for a ticket, the first few by name."""
+    words = EVIDENCE_WORDS["en" if language == "en" else "zh"]
+    if not names:
+        return words["none"]
+    shown = words["separator"].join(names[:EVIDENCE_NAMES_SHOWN])
+    if len(names) > EVIDENCE_NAMES_SHOWN:
+        shown += words["more"]
+    return words["files"].format(count=len(names), names=shown)
 
 
 def _ticket_status(dispatcher: CollectingDispatcher, ticket: store.Ticket, language: str) -> None:
@@ -118,6 +154,7 @@ def _ticket_status(dispatcher: CollectingDispatcher, ticket: store.Ticket, langu
         status=_labels("statuses", language).get(ticket.status, ticket.status),
         created_at=ticket.created_at.strftime("%Y-%m-%d %H:%M"),
         description=ticket.description,
+        evidence=evidence_summary(store.ticket_evidence_names(ticket.number), language),
     )
 
 

@@ -23,12 +23,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions import clock, knowledge, store
+from evidence.links import TICKET_NUMBER
 
 logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "CS_AGENT_TOKEN"
 MAX_REPLY_CHARS = 2000
 AGENT_NAME_CHARS = 32
+MAX_EVIDENCE = 1000  # files in one "已收到 N 个文件" (a ticket holds far fewer)
 
 
 def _error(status: int, message: str) -> HTTPResponse:
@@ -107,6 +109,8 @@ class AgentConsoleInput(InputChannel):
 
         @console.route("/conversations/<conversation_id>/<command>", methods=["POST"])
         async def act(request: Request, conversation_id: str, command: str) -> HTTPResponse:
+            if command == "evidence":
+                return await channel._evidence_received(request, conversation_id)
             if command not in ("take", "reply", "close"):
                 return _error(404, "unknown command")
             body = request.json if isinstance(request.json, dict) else {}
@@ -166,6 +170,35 @@ class AgentConsoleInput(InputChannel):
             if command == "take":
                 # Paused once the agent's greeting is out: the bot stays silent in this conversation.
                 tracker.update(ConversationPaused())
+            await processor.save_tracker(tracker)
+
+    async def _evidence_received(self, request: Request, conversation_id: str) -> HTTPResponse:
+        """The upload server (evidence/notify.py) reports files received for the conversation's ticket:
+        the user is told in their own channel (utter_evidence_received), as an agent's reply is."""
+        body = request.json if isinstance(request.json, dict) else {}
+        ticket, count = str(body.get("ticket") or ""), body.get("count")
+        if not TICKET_NUMBER.match(ticket) or not isinstance(count, int) or not 0 < count <= MAX_EVIDENCE:
+            return _error(400, "ticket number and a file count required")
+        found = store.find_ticket(ticket)
+        if found is None or found.conversation_id != conversation_id:
+            return _error(404, "no such ticket in this conversation")
+        slots = [SlotSet("ticket_number", ticket), SlotSet("evidence_received", str(count))]
+        await self._say(request, conversation_id, "utter_evidence_received", slots)
+        return response.json({"ok": True, "command": "evidence"})
+
+    async def _say(self, request: Request, conversation_id: str, utterance: str, events: List[Any]) -> None:
+        """Applies `events`, then says `utterance` in the user's channel as the bot's turn."""
+        rasa_agent = request.app.ctx.agent
+        processor = rasa_agent.processor
+        async with rasa_agent.lock_store.lock(conversation_id):
+            tracker = await processor.fetch_tracker_and_update_session(conversation_id)
+            for event in events:
+                tracker.update(event)
+            await processor.save_tracker(tracker)
+            output = self._output_channel_for(request, tracker.get_latest_input_channel())
+            await rasa_agent.execute_action(conversation_id, utterance, output, None, 1.0)
+            tracker = await processor.get_tracker(conversation_id)
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
             await processor.save_tracker(tracker)
 
     @staticmethod

@@ -24,11 +24,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from components.language_detector import ENGLISH, detect_language
-from tuning import action_result_validation
+from tuning import action_call_events, action_result_validation
 
 # Loaded by every Rasa server of this project (credentials.yml), so the server validates action replies
 # with a compiled validator (tuning/action_result_validation.py).
 action_result_validation.install()
+# ... and sends the action server the current turn's events, not the whole conversation
+# (tuning/action_call_events.py).
+action_call_events.install()
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +81,32 @@ def markdown_links(text: str) -> str:
     return ADDRESS.sub(link, text)
 
 
+def link_buttons_message(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """A message whose buttons include links (`url`, e.g. "上传证据") as rasa-webchat's own message:
+    Rasa's socketio output keeps only a button's title and payload, which would turn a link into text
+    sent back to the bot. Under `buttons` the widget keeps them shown (quick replies go once answered)."""
+    buttons = message.get("buttons") or []
+    if not any(button.get("url") for button in buttons):
+        return None
+    shown = [
+        {"type": "web_url", "title": b["title"], "url": b["url"]}
+        if b.get("url")
+        else {"type": "postback", "title": b["title"], "payload": b["payload"]}
+        for b in buttons
+    ]
+    return {"data": {"text": message.get("text") or "", "buttons": shown}}
+
+
 class LinkingOutputChannel(ForwardingOutputChannel):
     """The web widget renders markdown: its messages get clickable addresses (the shell and REST keep
-    plain text, and the tracker keeps the plain message)."""
+    plain text, and the tracker keeps the plain message), and link buttons open their page."""
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         if message.get("text"):
             message = {**message, "text": markdown_links(message["text"])}
+        custom = link_buttons_message(message)
+        if custom is not None:
+            message = {"custom": custom}
         await self.inner.send_response(recipient_id, message)
 
 

@@ -31,6 +31,7 @@ LANGUAGE_ENTITY = "language"
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+ADDRESS = re.compile(r"\S+@\S+|https?://\S+|www\.\S+", re.IGNORECASE)
 
 # Toneless pinyin syllables: an optional initial and a final (a few impossible pairs are accepted,
 # which is harmless here).
@@ -71,7 +72,7 @@ def detect_language(text: Optional[str]) -> Optional[str]:
     """'en', 'zh', or None when the message gives nothing to decide on."""
     if not text or text.startswith("/"):
         return None
-    sample = text[:500]
+    sample = ADDRESS.sub(" ", text[:500])  # "me@example.org" is a contact, not English
     if CJK.search(sample):
         return CHINESE
     words = [w for w in LATIN_WORD.findall(sample.lower()) if w not in NEUTRAL_WORDS]

@@ -1,7 +1,8 @@
 """`make run` / `make shell`: starts the action server, then the bot.
 
-run:   the web page with the chat widget and the agent console (http://localhost:8080), and the Rasa
-       server (REST, socketio and agent-console channels on :5005) in the foreground.
+run:   the web page with the chat widget, the agent console and the evidence upload page
+       (http://localhost:8080), and the Rasa server (REST, socketio and agent-console channels on
+       :5005) in the foreground. CS_AGENT_TOKEN and CS_EVIDENCE_SECRET are made up when unset.
 shell: a Rasa server on a free loopback port (its log in var/rasa_shell.log) and scripts/shell.py, a
        terminal client of its REST channel (buttons are chosen by typing #1, #2 … or their title).
 The action server and the web server stop when Rasa exits (Ctrl-C), or when the shell ends.
@@ -19,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from channels.agent_console import TOKEN_VARIABLE  # noqa: E402
+from evidence.config import RASA_URL_VARIABLE, SECRET_VARIABLE, URL_VARIABLE  # noqa: E402
 from scripts import shell  # noqa: E402
 from scripts.servers import QUIET_ENV, RASA, ROOT, action_server, free_port, rasa_server  # noqa: E402
 from scripts.web import start_web_server  # noqa: E402
@@ -36,9 +38,18 @@ def run_shell(model: str) -> int:
         rasa.stop()
 
 
+def prepare_environment(args: argparse.Namespace) -> None:
+    """The agent token and the evidence links' key, made up for this run when unset. In os.environ, so
+    the action server (signs links), the Rasa server (console) and the web server (checks links,
+    posts "已收到 N 个文件" with the token) all get the same; links point at this web server."""
+    os.environ.setdefault(TOKEN_VARIABLE, secrets.token_urlsafe(18))
+    os.environ.setdefault(SECRET_VARIABLE, secrets.token_urlsafe(32))
+    os.environ.setdefault(URL_VARIABLE, f"http://localhost:{args.web_port}")
+    os.environ.setdefault(RASA_URL_VARIABLE, f"http://localhost:{args.port}")
+
+
 def run_server(args: argparse.Namespace) -> int:
     env = {**os.environ, **QUIET_ENV}
-    env.setdefault(TOKEN_VARIABLE, secrets.token_urlsafe(18))
     web = start_web_server(args.web_port, args.port)
     command = [
         RASA, "run", "-m", args.model, "--port", str(args.port), "--cors", "*",
@@ -69,6 +80,8 @@ def main() -> int:
     (ROOT / "var").mkdir(exist_ok=True)
     if args.shell:
         print("Starting… (about 20 s; server logs in var/)", flush=True)
+    if not args.shell:  # the shell has no upload page to link to: no evidence offer there
+        prepare_environment(args)
     actions = action_server(args.action_port, ROOT / "var" / "action_server.log")
     try:
         actions.start()

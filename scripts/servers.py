@@ -1,4 +1,4 @@
-"""Starts and stops the real Rasa server and action server as child processes.
+"""Starts and stops the real Rasa server, action server and web server as child processes.
 
 Used by `make run` / `make shell` (scripts/serve.py) and by the tests that talk to the running bot.
 """
@@ -33,11 +33,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+TRACKER_STORE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
+
+
 def write_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
-    """An endpoints file for a given action-server port and SQLite tracker-store file."""
+    """An endpoints file for a given action-server port and SQLite tracker-store file, with the
+    tracker store of endpoints.yml (tracker_stores/cached_sql.py)."""
     path.write_text(
         f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
+        f'tracker_store:\n  type: {TRACKER_STORE}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
         encoding="utf-8",
     )
     return path
@@ -100,3 +104,12 @@ def rasa_server(
         "--endpoints", str(endpoints), "--credentials", str(credentials),
     ]  # fmt: skip
     return Server("Rasa server", command, f"http://localhost:{port}/", env or {}, log)
+
+
+def web_server(port: int, rasa_port: int, log: Path, env: Optional[Dict[str, str]] = None) -> Server:
+    """scripts/web.py on its own (pages, evidence uploads), on loopback."""
+    command = [
+        sys.executable, str(ROOT / "scripts" / "web.py"), "--port", str(port),
+        "--rasa-port", str(rasa_port), "--host", "127.0.0.1",
+    ]  # fmt: skip
+    return Server("web server", command, f"http://127.0.0.1:{port}/", env or {}, log)

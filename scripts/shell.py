@@ -60,11 +60,16 @@ class Chat:
         self.show(replies)
 
     def show(self, replies: List[Dict]) -> None:
-        self.buttons = [button for reply in replies for button in reply.get("buttons") or []]
+        buttons = [button for reply in replies for button in reply.get("buttons") or []]
+        # Link buttons ("上传证据") open a page: shown as their address, never sent to the bot.
+        self.buttons = [button for button in buttons if not button.get("url")]
         for reply in replies:
             for key in ("text", "image"):
                 if reply.get(key):
                     print(reply[key])
+            for button in reply.get("buttons") or []:
+                if button.get("url"):
+                    print(f"  {button['title']}: {button['url']}")
         if self.buttons:
             print("  " + "  ".join(f"[{n}] {b['title']}" for n, b in enumerate(self.buttons, 1)))
             if not self.hinted:

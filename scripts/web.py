@@ -1,18 +1,28 @@
-"""Serves the web page with the chat widget (/) and the agent console (/agent) from web/.
+"""Serves the web page with the chat widget (/) and the agent console (/agent) from web/, and the
+evidence upload page with its API (/evidence/..., evidence/http.py).
 
 Everything is local: the widget is rasa-webchat's bundle from web/vendor/node_modules (make install).
 The pages talk to the Rasa server on the same host at --rasa-port (socketio and the console API).
+Run on its own (`python scripts/web.py`) it reads the evidence settings from the environment
+(evidence/config.py) and, before serving, cleans up what a crash left in the evidence directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import mimetypes
+import sys
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
 from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evidence.config import Settings  # noqa: E402
+from evidence.http import EvidenceHTTP  # noqa: E402
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {
@@ -31,8 +41,11 @@ def config_script(rasa_port: int) -> bytes:
 
 
 class WebHandler(BaseHTTPRequestHandler):
-    def __init__(self, *args, rasa_port: int, **kwargs):
+    timeout = 60  # seconds a client may stall (an upload that stops sending is dropped, not kept)
+
+    def __init__(self, *args, rasa_port: int, evidence: Optional[EvidenceHTTP] = None, **kwargs):
         self.rasa_port = rasa_port
+        self.evidence = evidence
         super().__init__(*args, **kwargs)
 
     def _file_for(self, path: str) -> Optional[Path]:
@@ -48,13 +61,28 @@ class WebHandler(BaseHTTPRequestHandler):
         """Only this host: the widget's stylesheet @imports a web font, which must not be fetched."""
         host = (self.headers.get("Host") or "localhost").rsplit(":", 1)[0]
         rasa = f"http://{host}:{self.rasa_port} ws://{host}:{self.rasa_port}"
+        # blob: lets the console show evidence it fetched with its token (no token in any URL).
         return (
             f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data:; font-src 'self' data:; connect-src 'self' {rasa}"
+            f"img-src 'self' data: blob:; media-src 'self' blob:; font-src 'self' data:; "
+            f"connect-src 'self' {rasa}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         )
+
+    def _evidence(self, path: str) -> Optional[EvidenceHTTP]:
+        return self.evidence if self.evidence is not None and self.evidence.handles(path) else None
+
+    def do_POST(self) -> None:  # noqa: N802
+        evidence = self._evidence(self.path.split("?", 1)[0])
+        if evidence is None:
+            self.close_connection = True  # the body is not read
+            return self._send(404, "没有这个页面".encode(), "text/plain; charset=utf-8")
+        evidence.post(self)
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = self.path.split("?", 1)[0]
+        evidence = self._evidence(path)
+        if evidence is not None:
+            return evidence.get(self)
         if path == "/favicon.ico":
             return self._send(204, b"", "image/x-icon")
         if path == "/config.js":
@@ -80,9 +108,23 @@ class WebHandler(BaseHTTPRequestHandler):
         pass
 
 
-def start_web_server(port: int, rasa_port: int, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def make_web_server(
+    port: int, rasa_port: int, host: str = "0.0.0.0", evidence: Optional[Settings] = None
+) -> ThreadingHTTPServer:
+    """The server, its evidence directory recovered (settings from the environment unless given)."""
+    endpoints = EvidenceHTTP(evidence or Settings.from_env(rasa_port=rasa_port))
+    endpoints.start()
+    handler = partial(WebHandler, rasa_port=rasa_port, evidence=endpoints)
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def start_web_server(
+    port: int, rasa_port: int, host: str = "0.0.0.0", evidence: Optional[Settings] = None
+) -> ThreadingHTTPServer:
     """Starts the web server in a daemon thread and returns it (call .shutdown() to stop)."""
-    server = ThreadingHTTPServer((host, port), partial(WebHandler, rasa_port=rasa_port))
+    server = make_web_server(port, rasa_port, host, evidence)
     Thread(target=server.serve_forever, daemon=True).start()
     return server
 
@@ -91,9 +133,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--rasa-port", type=int, default=5005)
+    parser.add_argument("--host", default="0.0.0.0")
     args = parser.parse_args()
-    if not PAGES["/vendor/webchat.js"].exists():
-        raise SystemExit("web/vendor/node_modules is missing: run `make install` first")
-    server = ThreadingHTTPServer(("0.0.0.0", args.port), partial(WebHandler, rasa_port=args.rasa_port))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not PAGES["/vendor/webchat.js"].exists():  # e.g. the upload server alone (docker-compose.yml)
+        print("web/vendor/node_modules is missing (make install): the chat page will not load")
+    server = make_web_server(args.port, args.rasa_port, args.host)
     print(f"Web chat: http://localhost:{args.port}/   agent console: http://localhost:{args.port}/agent")
     server.serve_forever()

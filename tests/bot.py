@@ -8,8 +8,7 @@ from typing import Dict, List
 
 import requests
 
-from scripts.servers import action_server, free_port, rasa_server, write_endpoints
-from scripts.web import start_web_server
+from scripts.servers import action_server, free_port, rasa_server, web_server, write_endpoints
 from tests.conftest import ROOT
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
@@ -24,10 +23,16 @@ class RunningBot:
         self.workdir = workdir
         self.agent_token = agent_token
         self.database_url = f"sqlite:///{workdir / 'service.db'}"
-        self.action_port, self.rasa_port = free_port(), free_port()
+        self.action_port, self.rasa_port, self.web_port = free_port(), free_port(), free_port()
         self.actions = None
         self.web = None
         self.web_url = ""
+        # Evidence links are offered (and point at this bot's web server, when it has one).
+        self.evidence_dir = workdir / "evidence"
+        self.evidence_env = {
+            "CS_EVIDENCE_SECRET": "test-evidence-secret",
+            "CS_EVIDENCE_URL": f"http://localhost:{self.web_port}",
+        }
         endpoints = write_endpoints(workdir / "endpoints.yml", self.action_port, workdir / "tracker.db")
         self.rasa_env = {"CS_DATABASE_URL": self.database_url, "CS_AGENT_TOKEN": agent_token}
         self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
@@ -36,23 +41,27 @@ class RunningBot:
         self.restart_actions(sim_now)
         self.rasa.env["CS_SIM_NOW"] = sim_now
         self.rasa.start()
-        if web:
-            port = free_port()
-            self.web = start_web_server(port, self.rasa_port, host="127.0.0.1")
-            self.web_url = f"http://localhost:{port}"
+        if web:  # its own process, as in production: it shares only the database with the servers
+            env = {
+                **self.evidence_env,
+                "CS_DATABASE_URL": self.database_url,
+                "CS_AGENT_TOKEN": self.agent_token,
+                "CS_EVIDENCE_DIR": str(self.evidence_dir),
+            }
+            log = self.workdir / "web.log"
+            self.web = web_server(self.web_port, self.rasa_port, log, env).start(60)
+            self.web_url = f"http://localhost:{self.web_port}"
         return self
 
     def restart_actions(self, sim_now: str) -> None:
         """(Re)starts the action server with the simulated clock at `sim_now` (ISO 8601)."""
         if self.actions:
             self.actions.stop()
-        env = {"CS_SIM_NOW": sim_now, "CS_DATABASE_URL": self.database_url}
+        env = {"CS_SIM_NOW": sim_now, "CS_DATABASE_URL": self.database_url, **self.evidence_env}
         self.actions = action_server(self.action_port, self.workdir / "actions.log", env).start()
 
     def stop(self) -> None:
-        if self.web:
-            self.web.shutdown()
-        for server in (self.actions, self.rasa):
+        for server in (self.web, self.actions, self.rasa):
             if server:
                 server.stop()
 

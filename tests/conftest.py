@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -20,6 +21,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every test gets its own SQLite file: the real store, no shared state."""
     url = f"sqlite:///{tmp_path / 'service.db'}"
     monkeypatch.setenv(store.DATABASE_URL_VARIABLE, url)
+    # The evidence offer is on only where a test turns it on (a developer's shell may have it set).
+    for name in [name for name in os.environ if name.startswith("CS_EVIDENCE_")]:
+        monkeypatch.delenv(name)
     return url
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,79 @@ def test_bad_input_through_the_widget_gets_a_reply(browser, bot: RunningBot) -> 
         expect(user.locator(".rw-response")).not_to_have_count(replies, timeout=15_000)
     assert user.evaluate("window.__xss") is None
     shot(user, "widget_bad_input")
+
+
+def evidence_files(directory: Path) -> list:
+    """A PNG (with a GPS position in its EXIF) and, with ffmpeg, a one-second MP4, made here."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (31.0, 14.0, 0.0)}
+    picture = directory / "封号提示.png"
+    Image.new("RGB", (320, 200), (254, 44, 85)).save(picture, "PNG", exif=exif.tobytes())
+    files = [picture]
+    if shutil.which("ffmpeg"):
+        video = directory / "申诉录屏.mp4"
+        subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi",
+             "-i", "testsrc=size=320x240:rate=10:duration=1", "-pix_fmt", "yuv420p", str(video)],
+            check=True, timeout=60,
+        )  # fmt: skip
+        files.append(video)
+    return files
+
+
+def test_evidence_from_the_widget_to_the_agent_console(browser, bot: RunningBot, tmp_path: Path) -> None:
+    user = open_widget(browser, bot)
+    say(user, "我的号被封了，想申诉")
+    expect(chat(user)).to_contain_text("视频举证", timeout=15_000)
+    link = user.locator("a.rw-reply", has_text="上传证据")
+    expect(link).to_have_attribute(
+        "href", re.compile(rf"^{re.escape(bot.web_url)}/evidence/DY\d{{8}}-\d{{6}}\?")
+    )
+    shot(user, "widget_evidence_offer")
+    with user.context.expect_page() as opened:
+        link.click()  # opens the upload page in a new tab, as a user would
+    upload = opened.value
+    expect(upload.locator("#case")).to_contain_text("工单 DY", timeout=10_000)
+
+    files = evidence_files(tmp_path)
+    upload.locator("#picker").set_input_files([str(f) for f in files])
+    expect(upload.locator("#pending .evidence-item")).to_have_count(len(files))
+    upload.locator("#pending .note-input").first.fill("被封时弹出的提示")
+    upload.locator("#upload").click()
+    for file in files:
+        expect(upload.locator("#files")).to_contain_text(file.name, timeout=20_000)
+    expect(upload.locator("#status")).to_contain_text("已通知对话", timeout=15_000)
+    expect(upload.locator("#pending progress").first).to_have_attribute("value", "100")
+    thumbnails = upload.locator("#files img.thumb")
+    expect(thumbnails).to_have_count(len(files))  # the picture's and the video's first frame
+    assert thumbnails.first.evaluate("image => image.naturalWidth") > 0
+    shot(upload, "evidence_upload_page")
+
+    expect(chat(user)).to_contain_text(f"已收到 {len(files)} 个文件", timeout=15_000)
+    say(user, "转人工")
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+
+    agent = login_agent(browser, bot, bot.agent_token)
+    agent.locator(".queue-item").filter(has_text="想申诉").first.click()  # the text as normalized
+    cards = agent.locator("#evidence .evidence-card")
+    expect(cards).to_have_count(len(files), timeout=15_000)
+    picture = agent.locator('#evidence .evidence-card[data-kind="image"] img')
+    expect(picture).to_have_attribute("src", re.compile("^blob:"))
+    assert picture.evaluate("image => image.naturalWidth") > 0
+    expect(agent.locator("#evidence")).to_contain_text("被封时弹出的提示")
+    if len(files) > 1:
+        video = agent.locator('#evidence .evidence-card[data-kind="video"] video')
+        expect(video).to_have_count(1)
+        agent.locator("#evidence .load-video").click()
+        expect(video).to_have_attribute("src", re.compile("^blob:"), timeout=10_000)
+        agent.wait_for_function(
+            "() => document.querySelector('#evidence video').readyState >= 1", timeout=10_000
+        )
+        assert video.evaluate("v => v.duration") == pytest.approx(1.0, abs=0.2)
+    shot(agent, "agent_console_evidence")
+
+    # Without the token the console's evidence API gives nothing.
+    api = f"{bot.web_url}/evidence/api/agent/conversations/x"
+    assert requests.get(api, timeout=10).status_code == 401

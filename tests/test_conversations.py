@@ -210,3 +210,30 @@ def test_pinyin_and_mixed_chinese_stay_chinese(bot: RunningBot) -> None:
     for question in ["kefu dianhua duoshao", "dy kf电话多少"]:
         reply = joined(bot.say(new_sender(), question))
         assert DISCLAIMER in reply and "400-992-2556" in reply and "Did this" not in reply
+
+
+def test_an_appeal_offers_an_evidence_link_and_the_ticket_shows_what_arrived(bot: RunningBot) -> None:
+    sender = new_sender()
+    first = bot.say(sender, TOPIC_QUESTIONS["account_ban"])
+    links = [b for m in first for b in m.get("buttons", []) if b.get("url")]
+    assert [b["title"] for b in links] == ["上传证据"] and "/evidence/DY20261125-" in links[0]["url"]
+    assert links[0]["url"] not in joined(first)  # a button, not a line of text
+    number = re.search(r"/evidence/(DY\d{8}-\d{6})\?", links[0]["url"]).group(1)
+    assert "证据：无" in joined(bot.say(sender, "查询工单"))
+
+    console = f"http://localhost:{bot.rasa_port}/webhooks/agent_console/conversations"
+    notice = {"ticket": number, "count": 2}
+    assert requests.post(f"{console}/{sender}/evidence", json=notice, timeout=30).status_code == 401
+    headers = {"Authorization": f"Bearer {bot.agent_token}"}
+    other = requests.post(f"{console}/{new_sender()}/evidence", json=notice, headers=headers, timeout=30)
+    assert other.status_code == 404  # not that conversation's ticket
+    told = requests.post(f"{console}/{sender}/evidence", json=notice, headers=headers, timeout=30)
+    assert told.status_code == 200
+    transcript = requests.get(f"{console}/{sender}", headers=headers, timeout=30).json()
+    assert f"已收到 2 个文件，已加入工单 {number}" in json.dumps(transcript, ensure_ascii=False)
+
+    assert "联系" in joined(bot.say(sender, "/create_ticket"))
+    bot.say(sender, "电话回访")
+    created = bot.say(sender, "13800138000")
+    assert number in joined(created)  # the case's ticket, completed by the form
+    assert [b["title"] for m in created for b in m.get("buttons", []) if b.get("url")] == ["上传证据"]

@@ -49,6 +49,8 @@ def test_english_is_english(text) -> None:
     assert detect_language(text) == "en"
 
 
-@pytest.mark.parametrize("text", ["ok", "5", "/affirm_solved", "👍", "", "VIP", "tiktok"])
+@pytest.mark.parametrize(
+    "text", ["ok", "5", "/affirm_solved", "👍", "", "VIP", "tiktok", "me@example.org", "www.douyin.com"]
+)
 def test_messages_without_language_keep_the_conversations(text) -> None:
     assert detect_language(text) is None

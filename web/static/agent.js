@@ -56,11 +56,93 @@ async function refreshTranscript() {
   for (const id of ["reply-text", "send", "close"]) $(id).disabled = !paused;
 }
 
+// Evidence the user uploaded (evidence/http.py on this page's own server). Files are fetched with the
+// token and shown from blob: addresses, so no token is ever put in a URL.
+const evidenceShown = new Map(); // file id -> its element, for the selected conversation
+
+async function evidenceCall(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) throw new Error(`${response.status}`);
+  return response;
+}
+
+async function blobUrl(path) {
+  return URL.createObjectURL(await (await evidenceCall(path)).blob());
+}
+
+function sizeLabel(bytes) {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
+}
+
+async function evidenceItem(file) {
+  const figure = document.createElement("figure");
+  figure.className = "evidence-card";
+  figure.dataset.kind = file.kind;
+  const poster = file.thumbnail_url ? await blobUrl(file.thumbnail_url) : "";
+  if (file.kind === "video") {
+    const video = document.createElement("video");
+    video.controls = true;
+    video.preload = "none";
+    if (poster) video.poster = poster;
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "load-video";
+    play.textContent = "加载并播放视频";
+    play.addEventListener("click", async () => {
+      play.disabled = true;
+      video.src = await blobUrl(file.file_url);
+      play.remove();
+      video.play().catch(() => {});
+    });
+    figure.append(video, play);
+  } else {
+    const image = document.createElement("img");
+    image.className = "thumb";
+    image.alt = file.name;
+    if (poster) image.src = poster;
+    image.title = "点击查看原图";
+    image.addEventListener("click", async () => {
+      image.src = await blobUrl(file.file_url);
+      image.classList.add("full");
+    });
+    figure.appendChild(image);
+  }
+  const caption = document.createElement("figcaption");
+  const details = [file.ticket, sizeLabel(file.size)];
+  if (file.duration) details.push(`${file.duration} 秒`);
+  if (file.preview_note) details.push(file.preview_note);
+  caption.textContent = `${file.name}\n${details.join(" · ")}${file.note ? `\n备注：${file.note}` : ""}`;
+  figure.appendChild(caption);
+  return figure;
+}
+
+async function refreshEvidence() {
+  if (!selected || !token) return;
+  const conversation = selected;
+  const response = await evidenceCall(`/evidence/api/agent/conversations/${encodeURIComponent(conversation)}`);
+  const { files } = await response.json();
+  if (conversation !== selected) return;
+  const box = $("evidence");
+  for (const file of files) {
+    if (evidenceShown.has(file.id)) continue;
+    evidenceShown.set(file.id, null); // claimed before the await: the 2-second poll may come back
+    const item = await evidenceItem(file);
+    if (conversation !== selected) return;
+    evidenceShown.set(file.id, item);
+    box.appendChild(item);
+  }
+  if (files.length === 0) box.textContent = "暂无证据";
+  else if (box.firstChild && box.firstChild.nodeType === Node.TEXT_NODE) box.firstChild.remove();
+}
+
 async function select(conversationId) {
   selected = conversationId;
   $("conversation-title").textContent = `会话 ${conversationId}`;
+  evidenceShown.clear();
+  $("evidence").replaceChildren();
   await refreshTranscript();
   await refreshQueue();
+  await refreshEvidence().catch(() => {});
 }
 
 async function command(name, text = "", ticket = false) {
@@ -98,5 +180,6 @@ $("reply-text").addEventListener("keydown", (event) => {
 setInterval(() => {
   refreshQueue().catch(() => {});
   refreshTranscript().catch(() => {});
+  refreshEvidence().catch(() => {});
 }, 2000);
 refreshQueue().catch(() => {});
