@@ -66,13 +66,18 @@ class RunningBot:
                 server.stop()
 
     def say(self, sender: str, text: str) -> List[Dict]:
-        response = requests.post(
-            f"http://localhost:{self.rasa_port}/webhooks/rest/webhook",
-            json={"sender": sender, "message": text},
-            timeout=30,
-        )
-        response.raise_for_status()
-        return response.json()
+        return rest_message(self.rasa_port, sender, text)
+
+
+def rest_message(port: int, sender: str, text: str, timeout: float = 60) -> List[Dict]:
+    """The bot's messages in reply to `text`, through the REST channel of the Rasa server on `port`."""
+    response = requests.post(
+        f"http://localhost:{port}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=timeout,
+    )
+    response.raise_for_status()
+    return response.json()
 
 
 def new_sender() -> str:

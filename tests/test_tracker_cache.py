@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import List
 
 import pytest
-import requests
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -31,7 +30,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from scripts.servers import ROOT, action_server, free_port, rasa_server
-from tests.bot import MODEL, joined
+from tests.bot import MODEL, joined, rest_message
 from tracker_stores.cached_sql import CachedSQLTrackerStore
 from tuning import applied_events
 
@@ -184,18 +183,8 @@ def test_incremental_applied_events_equal_rasas_after_every_event() -> None:
 # Real servers: the model of `make train`, the project's action server.
 
 
-def messages(port: int, sender: str, text: str) -> List[dict]:
-    reply = requests.post(
-        f"http://localhost:{port}/webhooks/rest/webhook",
-        json={"sender": sender, "message": text},
-        timeout=60,
-    )
-    reply.raise_for_status()
-    return reply.json()
-
-
 def say(port: int, sender: str, text: str) -> str:
-    return joined(messages(port, sender, text))
+    return joined(rest_message(port, sender, text))
 
 
 def cached_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
@@ -238,7 +227,7 @@ def test_two_servers_on_one_sqlite_file_and_a_kill_right_after_a_reply(tmp_path:
         # kill -9 right after a reply: every event of it is already in the database.
         sender = "cache-kill"
         assert "账号封禁" in say(first, sender, "我的号被封了怎么办")
-        reply = [m["text"] for m in messages(first, sender, "没用") if m.get("text")]
+        reply = [m["text"] for m in rest_message(first, sender, "没用") if m.get("text")]
         servers[1].stop(signal.SIGKILL)
         with sqlite3.connect(tracker_db) as connection:
             rows = connection.execute(
