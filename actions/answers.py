@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from actions import knowledge
 from actions.aspects import Question, aspect_field, kind_default_channel
@@ -28,7 +28,6 @@ class Answer:
     text: str
     shown: List[str] = field(default_factory=list)  # channel ids the answer named
     more: bool = False  # the case has channels the answer did not name
-    buttons: List[Dict[str, str]] = field(default_factory=list)
 
 
 def short(detail: str) -> str:

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import clock, store
 from actions.answers import next_step_answer
+from actions.language import conversation_language
 from actions.parsing import find_rating
 
 NO_TOPIC = "unknown"
@@ -37,7 +38,11 @@ class ActionHandleUnsolved(Action):
         if not topic:
             dispatcher.utter_message(response="utter_ask_what_problem")
             return []
-        next_step = None if tracker.get_slot("next_step_given") else next_step_answer(topic)
+        next_step = (
+            None
+            if tracker.get_slot("next_step_given")
+            else next_step_answer(topic, conversation_language(tracker))
+        )
         if next_step:
             dispatcher.utter_message(response="utter_next_step", next_step=next_step)
             dispatcher.utter_message(response="utter_ask_resolved")

@@ -10,11 +10,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import clock, knowledge
-from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer, words
+from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer
 from actions.aspects import Question, read_question
 from actions.evidence_offer import offer_evidence
 from actions.handoff import transfer_to_human
 from actions.language import conversation_language, disclaim_once
+from actions.wording import words
 
 SUGGESTION_COUNT = 3
 BUTTON_PREFIX = "/"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -347,3 +349,10 @@ def test_ticket_query_without_number_uses_the_conversations_ticket_or_asks() -> 
     tracker = make_tracker("query_ticket", "查一下", slots={"ticket_number": "DY20261125-000009"})
     messages, _ = run_action(ActionQueryTicket(), tracker)
     assert messages[0]["response"] == "utter_ticket_not_found"
+
+
+def test_an_english_conversation_gets_the_next_step_in_english() -> None:
+    tracker = make_tracker("deny_unsolved", slots={"topic": "report_content", "language": "en"})
+    messages, _ = run_action(ActionHandleUnsolved(), tracker)
+    assert "jubao@douyin.com" in messages[0]["next_step"]
+    assert not re.search(r"[\u4e00-\u9fff]{4}", messages[0]["next_step"])
