@@ -12,7 +12,8 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
-	actions run shell compare-configs bench simulate report lock clean evidence-purge
+	actions run shell compare-configs bench simulate report lock clean evidence-purge \
+	agent-add agent-disable agent-list
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -24,6 +25,9 @@ help:
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
+	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3]   add a human agent (asks the password)"
+	@echo "make agent-disable NAME=xiaodou   refuse the agent's log-ins and end their sessions"
+	@echo "make agent-list       the human agents and who is online (more: python -m agents.cli --help)"
 
 install: venv web system spacy train
 
@@ -125,6 +129,22 @@ bench: $(MODEL)
 DAYS ?= 90
 evidence-purge:
 	$(BIN)/python scripts/purge_evidence.py --days $(DAYS)
+
+# Human agents' accounts (agents/cli.py, which also has enable, passwd and max-chats). DISPLAY must be
+# given on the command line: the X11 variable of the same name is not a display name.
+agent_quote = '$(subst ','\'',$(1))'
+agent-add:
+	@test -n "$(NAME)" && test "$(origin DISPLAY)" = "command line" || \
+		{ echo "usage: make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3]" >&2; exit 2; }
+	$(BIN)/python -m agents.cli add $(call agent_quote,$(NAME)) --name $(call agent_quote,$(DISPLAY)) \
+		$(if $(MAX_CHATS),--max-chats $(call agent_quote,$(MAX_CHATS)))
+
+agent-disable:
+	@test -n "$(NAME)" || { echo "usage: make agent-disable NAME=xiaodou" >&2; exit 2; }
+	$(BIN)/python -m agents.cli disable $(call agent_quote,$(NAME))
+
+agent-list:
+	$(BIN)/python -m agents.cli list
 
 lock:
 	$(BIN)/pip install --quiet -r requirements.in

@@ -13,11 +13,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import clock, knowledge, store
 from actions.answers import green_channel
 from actions.language import conversation_language, disclaim_once
-from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now, reopens_text
+from actions.service_hours import (
+    HumanAvailability,
+    estimated_wait_minutes,
+    human_availability,
+    open_channels_now,
+    reopens_text,
+)
+from agents import live
+from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
 
 WAIT = {
-    "zh": ("{low}-{high}分钟", "（高峰时段，最长约30分钟）"),
-    "en": ("{low}-{high} minutes", " (peak time: up to 30)"),
+    "zh": ("{low}-{high}分钟", "约{low}分钟", "（高峰时段，最长约30分钟）"),
+    "en": ("{low}-{high} minutes", "about {low} min", " (peak time: up to 30)"),
 }
 
 logger = logging.getLogger(__name__)
@@ -40,19 +48,51 @@ def transfer_to_human(
                 channels=knowledge.store_failure_channels(language),
             )
             return [SlotSet("human_requested", False)]
-        low, high = estimated_wait_minutes(position, availability.peak)
-        minutes, peak_note = WAIT[language]
-        wait = minutes.format(low=low, high=high) + (peak_note if availability.peak else "")
+        live.safe_publish(tracker.sender_id, "queued")  # the agents' consoles hear of it at once
+        staffing = current_staffing(now)
+        if staffing is not None and staffing.online == 0:
+            # Queued all the same, so that the first agent to log in sees the conversation.
+            dispatcher.utter_message(
+                response="utter_queued_no_agent_online",
+                topic_title=knowledge.topic_title(topic, language),
+                position=position,
+                hours=availability.hours,
+            )
+            return [SlotSet("human_requested", False)]
         dispatcher.utter_message(
             response="utter_queued",
             topic_title=knowledge.topic_title(topic, language),
             position=position,
-            wait=wait,
+            wait=promised_wait(position, availability, staffing, language),
             hours=availability.hours,
         )
     else:
         after_hours_offer(dispatcher, now, language, green_channel(topic, description) if topic else None)
     return [SlotSet("human_requested", False)]
+
+
+def current_staffing(now: datetime) -> Optional[Staffing]:
+    """The agents online and their load, or None where that says nothing: a deployment without agent
+    accounts (a shared console token, the tests' bot), or agents' tables that cannot be read."""
+    try:
+        return staffing_now(now) if has_agent_accounts() else None
+    except store.StoreError:
+        logger.exception("Could not read the agents' staffing; promising the article's wait")
+        return None
+
+
+def promised_wait(
+    position: int, availability: HumanAvailability, staffing: Optional[Staffing], language: str
+) -> str:
+    """ "4-9分钟": from the measured staffing when there is a measurement, else the article's figures
+    (2-5 minutes a person ahead, "up to 30" at peak)."""
+    span, about, peak_note = WAIT[language]
+    estimate = estimate_wait(position, staffing, availability.peak) if staffing is not None else None
+    if estimate is None or staffing.mean_handling_minutes is None:
+        low, high = estimated_wait_minutes(position, availability.peak)
+        return span.format(low=low, high=high) + (peak_note if availability.peak else "")
+    low, high = estimate
+    return (about if low == high else span).format(low=low, high=high)
 
 
 def after_hours_offer(

@@ -1,4 +1,5 @@
-"""After a smart answer: solved (ask for a rating), not solved (one more step, then a human)."""
+"""After a smart answer: solved (ask for a rating), not solved (one more step, then a human); and the
+rating itself, of the bot or, after a human agent closed the chat, of that agent."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from actions import clock, store
 from actions.answers import next_step_answer
 from actions.language import conversation_language
 from actions.parsing import find_rating
+from agents.csat import save_agent_rating
 
 NO_TOPIC = "unknown"
 
@@ -24,7 +26,8 @@ class ActionHandleSolved(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         dispatcher.utter_message(response="utter_ask_rating")
-        return [SlotSet("rating_requested", True)]
+        # The bot's own rating now, not a human agent's asked earlier and left unanswered.
+        return [SlotSet("rating_requested", True), SlotSet("rated_agent", None)]
 
 
 class ActionHandleUnsolved(Action):
@@ -67,6 +70,17 @@ class ActionSaveRating(Action):
         if score is None:
             dispatcher.utter_message(response="utter_ask_rating_again")
             return []
+        agent = tracker.get_slot("rated_agent")
+        if agent:
+            # Asked by the agent console when a human closed the chat: the score is that agent's.
+            topic = store.queue_topic(tracker.sender_id) or tracker.get_slot("topic") or NO_TOPIC
+            save_agent_rating(tracker.sender_id, agent, topic, score, clock.now())
+            dispatcher.utter_message(
+                response="utter_agent_rating_saved",
+                score=score,
+                agent_name=tracker.get_slot("agent_name") or agent,
+            )
+            return [SlotSet("rating_requested", False), SlotSet("rated_agent", None)]
         topic = tracker.get_slot("topic") or NO_TOPIC
         store.save_rating(tracker.sender_id, topic, score, clock.now())
         dispatcher.utter_message(response="utter_rating_saved", score=score)

@@ -1,19 +1,26 @@
 """The human agents' side of the transfer: an input channel whose API the agent console page calls.
 
-An agent lists the queue, reads a transcript, takes a conversation (Rasa's ConversationPaused: the bot
-stops answering), replies (an utterance sent through the user's own channel, e.g. the web widget), and
-closes the case (ConversationResumed: the bot answers again). It does what Rasa's HTTP API endpoints
-`/conversations/{id}/tracker/events` and `/conversations/{id}/execute?output_channel=...` do, behind
-the agent token instead of the server's admin token. Every agent action is recorded in the SQL store.
+An agent logs in (agents/accounts.py: a short-lived bearer token), hears about the queue and their
+conversations through a server-sent event stream (agents/live.py), takes a conversation (Rasa's
+ConversationPaused: the bot stops answering; agents/assignment.py makes it theirs alone), replies (an
+utterance sent through the user's own channel, e.g. the web widget), hands it to a colleague, writes
+internal notes, and closes it (ConversationResumed: the bot answers again and asks the user to rate the
+human service). It does what Rasa's HTTP API endpoints `/conversations/{id}/tracker/events` and
+`/conversations/{id}/execute` do, behind each agent's own session instead of the server's admin token.
+
+CS_AGENT_TOKEN is no agent's credential: it is the API token the upload server uses to report evidence.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import json
 import logging
 import os
 import secrets
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+import time
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -23,18 +30,39 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions import clock, knowledge, store
+from agents import accounts, assignment, live
+from agents.canned import canned_facts
+from agents.context import conversation_context
+from agents.notes import add_note, notes_of
 from evidence.links import TICKET_NUMBER
 
 logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "CS_AGENT_TOKEN"
 MAX_REPLY_CHARS = 2000
-AGENT_NAME_CHARS = 32
 MAX_EVIDENCE = 1000  # files in one "已收到 N 个文件" (a ticket holds far fewer)
+FAILED_LOGIN_DELAY = 0.5  # seconds before a refused log-in is answered: guessing is slow
+STREAM_SECONDS = 300  # an event stream ends after this; the page reconnects where it left off
+TOUCH_SECONDS = 20  # how often a stream marks its agent as online (agents/schema.py ONLINE_SECONDS)
+
+Step = Tuple[List[Any], str]  # events to apply, then the utterance to say
 
 
-def _error(status: int, message: str) -> HTTPResponse:
-    return response.json({"error": message}, status=status)
+def _error(status: int, message: str, **extra: Any) -> HTTPResponse:
+    return response.json({"error": message, **extra}, status=status)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("Authorization", "")
+    return header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+
+
+def _body(request: Request) -> Dict[str, Any]:
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - Sanic raises on malformed JSON; it is a bad request, not a crash
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _transcript(tracker: Any) -> List[Dict[str, Any]]:
@@ -44,6 +72,27 @@ def _transcript(tracker: Any) -> List[Dict[str, Any]]:
         if event.type_name in ("user", "bot") and event.text:
             lines.append({"from": event.type_name, "text": event.text, "at": event.timestamp})
     return lines
+
+
+def _agent_json(agent: accounts.Agent) -> Dict[str, Any]:
+    return {"username": agent.username, "display_name": agent.display_name, "max_chats": agent.max_chats}
+
+
+def _queue_json(item: assignment.QueueItem, agent: accounts.Agent) -> Dict[str, Any]:
+    green = item.green_channel
+    return {
+        "conversation_id": item.conversation_id,
+        "topic": item.topic,
+        "topic_title": item.topic_title,
+        "description": item.description,
+        "status": item.status,
+        "agent": item.agent,
+        "agent_name": item.agent_name,
+        "mine": item.agent == agent.username,
+        "enqueued_at": item.enqueued_at.isoformat(),
+        "waiting_seconds": item.waiting_seconds,
+        "green_channel": knowledge.channel(green)["name"] if green else None,
+    }
 
 
 class AgentConsoleInput(InputChannel):
@@ -59,11 +108,9 @@ class AgentConsoleInput(InputChannel):
         self.token = token or os.environ.get(TOKEN_VARIABLE) or ""
         if not self.token:
             self.token = secrets.token_urlsafe(18)
-            logger.warning("%s is not set; agent console token for this run: %s", TOKEN_VARIABLE, self.token)
+            logger.warning("%s is not set; API token for this run: %s", TOKEN_VARIABLE, self.token)
 
-    def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+    def _is_api_token(self, given: str) -> bool:
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
     def blueprint(
@@ -73,37 +120,92 @@ class AgentConsoleInput(InputChannel):
         channel = self
 
         @console.middleware("request")
-        async def require_token(request: Request) -> Optional[HTTPResponse]:
-            if request.method != "OPTIONS" and not channel._authorized(request):
-                return _error(401, "unauthorized")
+        async def require_session(request: Request) -> Optional[HTTPResponse]:
+            if request.method == "OPTIONS" or request.path.endswith("/agent_console/login"):
+                return None
+            given = _bearer(request)
+            if request.path.endswith("/evidence") and request.method == "POST":
+                return None if channel._is_api_token(given) else _error(401, "unauthorized")
+            agent = accounts.session_agent(given) if given else None
+            if agent is None:
+                return _error(401, "未登录或登录已过期")
+            accounts.touch(given)  # any use of the console keeps the agent online (agents/schema.py)
+            request.ctx.agent, request.ctx.session_token = agent, given
             return None
+
+        @console.route("/login", methods=["POST"])
+        async def login(request: Request) -> HTTPResponse:
+            body = _body(request)
+            username, password = str(body.get("username") or ""), str(body.get("password") or "")
+            try:
+                session = await asyncio.to_thread(accounts.log_in, username, password)
+            except accounts.LoginRefused as refused:
+                await asyncio.sleep(FAILED_LOGIN_DELAY)
+                if refused.reason == "locked":
+                    minutes = max(1, (refused.retry_after + 59) // 60)
+                    return _error(
+                        429, f"密码错误次数过多，请{minutes}分钟后再试", retry_after=refused.retry_after
+                    )
+                return _error(401, "用户名或密码错误")
+            return response.json(
+                {
+                    "token": session.token,
+                    "expires_at": session.expires_at.isoformat(),
+                    "agent": _agent_json(session.agent),
+                }
+            )
+
+        @console.route("/logout", methods=["POST"])
+        async def logout(request: Request) -> HTTPResponse:
+            accounts.log_out(request.ctx.session_token)
+            return response.json({"ok": True})
+
+        @console.route("/me", methods=["GET"])
+        async def me(request: Request) -> HTTPResponse:
+            agent = request.ctx.agent
+            return response.json(
+                {"agent": _agent_json(agent), "open_chats": assignment.open_chats(agent.username)}
+            )
+
+        @console.route("/agents", methods=["GET"])
+        async def colleagues(request: Request) -> HTTPResponse:
+            """Agents online, for a hand-over."""
+            online = [
+                {**_agent_json(agent), "open_chats": assignment.open_chats(agent.username)}
+                for agent in accounts.online_agents()
+            ]
+            return response.json({"agents": online})
 
         @console.route("/queue", methods=["GET"])
         async def queue(request: Request) -> HTTPResponse:
-            now = clock.now()
-            entries = [
-                {
-                    "conversation_id": entry.conversation_id,
-                    "topic": entry.topic,
-                    "topic_title": knowledge.topic_title(entry.topic),
-                    "description": entry.description,
-                    "status": entry.status,
-                    "agent": entry.agent,
-                    "enqueued_at": entry.enqueued_at.isoformat(),
-                    "waiting_seconds": max(0, int((now - entry.enqueued_at).total_seconds())),
-                }
-                for entry in store.open_queue()
-            ]
-            return response.json({"queue": entries})
+            items = assignment.queue(clock.now())
+            return response.json({"queue": [_queue_json(item, request.ctx.agent) for item in items]})
+
+        @console.route("/canned", methods=["GET"])
+        async def canned(request: Request) -> HTTPResponse:
+            language = "en" if request.args.get("language") == "en" else "zh"
+            return response.json({"channels": canned_facts(language)})
+
+        @console.route("/events", methods=["GET"])
+        async def events(request: Request) -> Optional[HTTPResponse]:
+            return await channel._stream(request)
 
         @console.route("/conversations/<conversation_id>", methods=["GET"])
-        async def transcript(request: Request, conversation_id: str) -> HTTPResponse:
+        async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
             tracker = await request.app.ctx.agent.processor.get_tracker(conversation_id)
+            holder = assignment.owner(conversation_id)
             return response.json(
                 {
                     "conversation_id": conversation_id,
                     "paused": tracker.is_paused(),
+                    "agent": holder,
+                    "mine": holder == request.ctx.agent.username,
                     "messages": _transcript(tracker),
+                    "context": conversation_context(tracker),
+                    "notes": [
+                        {"author": note.author, "text": note.text, "at": note.at.isoformat()}
+                        for note in notes_of(conversation_id)
+                    ],
                 }
             )
 
@@ -111,71 +213,137 @@ class AgentConsoleInput(InputChannel):
         async def act(request: Request, conversation_id: str, command: str) -> HTTPResponse:
             if command == "evidence":
                 return await channel._evidence_received(request, conversation_id)
-            if command not in ("take", "reply", "close"):
+            handler = {
+                "take": channel._take,
+                "reply": channel._reply,
+                "transfer": channel._transfer,
+                "close": channel._close,
+                "notes": channel._note,
+            }.get(command)
+            if handler is None:
                 return _error(404, "unknown command")
-            body = request.json if isinstance(request.json, dict) else {}
-            agent_name = str(body.get("agent") or "").strip()[:AGENT_NAME_CHARS]
-            text = str(body.get("text") or "").strip()
-            if not agent_name:
-                return _error(400, "agent name required")
-            if command == "reply" and not text:
-                return _error(400, "empty reply")
-            if len(text) > MAX_REPLY_CHARS:
-                return _error(400, f"reply longer than {MAX_REPLY_CHARS} characters")
-            with_ticket = command == "close" and bool(body.get("ticket"))
-            await channel._apply(request, conversation_id, command, agent_name, text, with_ticket)
-            store.record_agent_action(conversation_id, agent_name, command, text, clock.now())
+            try:
+                await handler(request, conversation_id, request.ctx.agent, _body(request))
+            except assignment.AssignmentRefused as refused:
+                return _error(refused.status, refused.message)
+            except ValueError as bad:
+                return _error(400, str(bad))
             return response.json({"ok": True, "command": command})
 
         return console
 
-    async def _apply(
-        self,
-        request: Request,
-        conversation_id: str,
-        command: str,
-        agent: str,
-        text: str,
-        with_ticket: bool = False,
-    ) -> None:
-        """Pauses, relays or resumes the conversation, and tells the user through their own channel.
+    # The commands. Each one checks in the database first (who has the conversation), then changes it.
 
-        Closing `with_ticket` records the case as a closed ticket: the conversation's own ticket if it
+    async def _take(self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict) -> None:
+        assignment.take(conversation_id, agent, clock.now())
+        greeting = ([SlotSet("agent_name", agent.display_name)], "utter_agent_joined")
+        await self._turn(request, conversation_id, [greeting], pause=True)
+        live.safe_publish(conversation_id, "taken", agent.username)
+
+    async def _reply(self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict) -> None:
+        text = str(body.get("text") or "").strip()
+        if not text:
+            raise ValueError("回复不能为空")
+        if len(text) > MAX_REPLY_CHARS:
+            raise ValueError(f"回复不能超过{MAX_REPLY_CHARS}字")
+        assignment.require_owner(conversation_id, agent)
+        slots = [SlotSet("agent_name", agent.display_name), SlotSet("agent_message", text)]
+        await self._turn(request, conversation_id, [(slots, "utter_agent_message")])
+        assignment.record_reply(conversation_id, agent, text, clock.now())
+
+    async def _transfer(
+        self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict
+    ) -> None:
+        colleague = assignment.hand_over(conversation_id, agent, str(body.get("to") or ""), clock.now())
+        step = ([SlotSet("agent_name", colleague.display_name)], "utter_agent_transferred")
+        await self._turn(request, conversation_id, [step])
+        live.safe_publish(conversation_id, "transferred", colleague.username)
+
+    async def _close(self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict) -> None:
+        """Resumes the bot, says goodbye (with the ticket recorded, if asked) and asks for a rating.
+
+        Closing with `ticket` records the case as a closed ticket: the conversation's own ticket if it
         has one, else a new one with the agent's note (or the user's words) as its description.
         """
+        note = str(body.get("text") or "").strip()[:MAX_REPLY_CHARS]
+        assignment.require_owner(conversation_id, agent)
+        goodbye: List[Any] = [SlotSet("agent_name", agent.display_name), ConversationResumed()]
+        utterance = "utter_agent_left"
+        if body.get("ticket"):
+            tracker = await request.app.ctx.agent.processor.get_tracker(conversation_id)
+            goodbye.append(SlotSet("ticket_number", self._close_ticket(tracker, note)))
+            utterance = "utter_agent_left_with_ticket"
+        rating = [SlotSet("rated_agent", agent.username), SlotSet("rating_requested", True)]
+        assignment.close(conversation_id, agent, note, clock.now())
+        await self._turn(request, conversation_id, [(goodbye, utterance), (rating, "utter_ask_agent_rating")])
+        live.safe_publish(conversation_id, "closed", agent.username)
+
+    async def _note(self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict) -> None:
+        add_note(conversation_id, agent, str(body.get("text") or ""), clock.now())
+        live.safe_publish(conversation_id, "note", agent.username)
+
+    async def _turn(
+        self, request: Request, conversation_id: str, steps: List[Step], pause: bool = False
+    ) -> None:
+        """The bot's turn in the user's channel: for each step its events, then its utterance; ended
+        with action_listen (so that the user's next message is answered, not met with a listen) and,
+        with `pause`, ConversationPaused (the bot stays silent while the agent has the conversation)."""
         rasa_agent = request.app.ctx.agent
         processor = rasa_agent.processor
         async with rasa_agent.lock_store.lock(conversation_id):
-            tracker = await processor.fetch_tracker_and_update_session(conversation_id)
-            tracker.update(SlotSet("agent_name", agent))
-            if command == "reply":
-                tracker.update(SlotSet("agent_message", text))
-            elif command == "close":
-                tracker.update(ConversationResumed())
-            utterance = {
-                "take": "utter_agent_joined",
-                "reply": "utter_agent_message",
-                "close": "utter_agent_left",
-            }[command]
-            if with_ticket:
-                tracker.update(SlotSet("ticket_number", self._close_ticket(tracker, text)))
-                utterance = "utter_agent_left_with_ticket"
-            await processor.save_tracker(tracker)
-            output = self._output_channel_for(request, tracker.get_latest_input_channel())
-            await rasa_agent.execute_action(conversation_id, utterance, output, None, 1.0)
-            # The utterance is the bot's turn: end it with action_listen so that the user's next message
-            # is answered (after close) instead of predicting a listen first.
+            for events, utterance in steps:
+                tracker = await processor.fetch_tracker_and_update_session(conversation_id)
+                for event in events:
+                    tracker.update(event)
+                await processor.save_tracker(tracker)
+                output = self._output_channel_for(request, tracker.get_latest_input_channel())
+                await rasa_agent.execute_action(conversation_id, utterance, output, None, 1.0)
             tracker = await processor.get_tracker(conversation_id)
             tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-            if command == "take":
-                # Paused once the agent's greeting is out: the bot stays silent in this conversation.
+            if pause:
                 tracker.update(ConversationPaused())
             await processor.save_tracker(tracker)
+
+    async def _stream(self, request: Request) -> None:
+        """Server-sent events: every console event after the last one the page saw (Last-Event-ID)."""
+        token = request.ctx.session_token
+        try:
+            last_id = int(
+                request.headers.get("Last-Event-ID") or request.args.get("after") or live.latest_id()
+            )
+        except ValueError:
+            last_id = live.latest_id()
+        stream = await request.respond(
+            content_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        )
+        started = last_touch = time.monotonic()
+        accounts.touch(token)
+        try:
+            await stream.send(f"retry: 2000\nevent: hello\ndata: {json.dumps({'last_id': last_id})}\n\n")
+            while time.monotonic() - started < STREAM_SECONDS:
+                if time.monotonic() - last_touch >= TOUCH_SECONDS:
+                    if accounts.session_agent(token) is None:
+                        break  # logged out or expired: the page must log in again
+                    accounts.touch(token)
+                    last_touch = time.monotonic()
+                    await stream.send(": still here\n\n")
+                for event in live.events_after(last_id):
+                    data = {
+                        "conversation_id": event.conversation_id,
+                        "kind": event.kind,
+                        "agent": event.agent,
+                    }
+                    await stream.send(f"id: {event.id}\nevent: console\ndata: {json.dumps(data)}\n\n")
+                    last_id = event.id
+                await live.wait_for_news()
+        except (ConnectionError, asyncio.CancelledError):
+            return  # the page went away
+        await stream.eof()
 
     async def _evidence_received(self, request: Request, conversation_id: str) -> HTTPResponse:
         """The upload server (evidence/notify.py) reports files received for the conversation's ticket:
         the user is told in their own channel (utter_evidence_received), as an agent's reply is."""
-        body = request.json if isinstance(request.json, dict) else {}
+        body = _body(request)
         ticket, count = str(body.get("ticket") or ""), body.get("count")
         if not TICKET_NUMBER.match(ticket) or not isinstance(count, int) or not 0 < count <= MAX_EVIDENCE:
             return _error(400, "ticket number and a file count required")
@@ -183,23 +351,9 @@ class AgentConsoleInput(InputChannel):
         if found is None or found.conversation_id != conversation_id:
             return _error(404, "no such ticket in this conversation")
         slots = [SlotSet("ticket_number", ticket), SlotSet("evidence_received", str(count))]
-        await self._say(request, conversation_id, "utter_evidence_received", slots)
+        await self._turn(request, conversation_id, [(slots, "utter_evidence_received")])
+        live.safe_publish(conversation_id, "evidence")
         return response.json({"ok": True, "command": "evidence"})
-
-    async def _say(self, request: Request, conversation_id: str, utterance: str, events: List[Any]) -> None:
-        """Applies `events`, then says `utterance` in the user's channel as the bot's turn."""
-        rasa_agent = request.app.ctx.agent
-        processor = rasa_agent.processor
-        async with rasa_agent.lock_store.lock(conversation_id):
-            tracker = await processor.fetch_tracker_and_update_session(conversation_id)
-            for event in events:
-                tracker.update(event)
-            await processor.save_tracker(tracker)
-            output = self._output_channel_for(request, tracker.get_latest_input_channel())
-            await rasa_agent.execute_action(conversation_id, utterance, output, None, 1.0)
-            tracker = await processor.get_tracker(conversation_id)
-            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
-            await processor.save_tracker(tracker)
 
     @staticmethod
     def _close_ticket(tracker: Any, note: str) -> str:

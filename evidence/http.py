@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from actions import store
+from agents import accounts
 from evidence import links, messages
 from evidence.config import Settings
 from evidence.notify import tell_conversation
@@ -329,10 +330,15 @@ class EvidenceHTTP:
     # --- the agent console (token) ------------------------------------------------------------
 
     def _agent(self, handler: BaseHTTPRequestHandler) -> bool:
+        """An agent's session (agents/accounts.py, the shared database) or the API token."""
         header = handler.headers.get("Authorization") or ""
         given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+        if not given:
+            return False
         token = self.settings.agent_token
-        return bool(token and given) and hmac.compare_digest(given.encode(), token.encode())
+        if token and hmac.compare_digest(given.encode(), token.encode()):
+            return True
+        return accounts.session_agent(given) is not None
 
     def _agent_files(self, handler, conversation_id: str) -> None:
         files = self.store.files_of_conversation(conversation_id)

@@ -8,8 +8,9 @@ need, its single-turn non-follow-up cases the first questions, all its cases the
 asks, is satisfied only if the reply holds every expected string, then says so and rates the service
 when asked to; otherwise rephrases once and, still unanswered, asks for a human (queue in service
 hours, else a ticket or not). Smaller shares ask for a human at once, leave after the first reply, or
-stray out of scope. Agents (9:00-21:00) take queued conversations through the agent console's API
-and close them a few minutes later. What became of each user's need goes to goals.json beside the
+stray out of scope. Agents (9:00-21:00, accounts made with agents/cli.py, logged in through the
+console's API) take queued conversations and close them a few minutes later; most users then rate
+the human service. What became of each user's need goes to goals.json beside the
 stores (GOALS_FILE). Seeded: the same seed plays the same day. `make report` then reads them.
 """
 
@@ -18,10 +19,12 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import re
 import secrets
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -86,6 +89,7 @@ QUEUED = ("排在第", "your position")
 NO_AGENT = ("提交工单", "恢复", "open a ticket", "are back")
 AGENTS = 3
 HANDLE_MINUTES = (4, 9)
+HUMAN_RATED_SHARE = 0.7  # users who answer the rating question after an agent closes
 AGENT_HOURS = (9, 21)
 CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -151,7 +155,7 @@ class Simulation:
     seed: int
     rasa_url: str = ""
     console_url: str = ""
-    token: str = ""
+    agent_headers: List[Dict[str, str]] = field(default_factory=list)  # each agent's session
     clock_file: Path = SIMULATION_DIR / "clock"
     rng: random.Random = field(init=False)
     events: List[Tuple[datetime, int, str, str, int]] = field(default_factory=list)  # …, agent
@@ -190,8 +194,7 @@ class Simulation:
         self.set_clock(moment)
         requests.post(
             f"{self.console_url}/conversations/{conversation}/{command}",
-            json={"agent": f"坐席{agent + 1}号"},
-            headers={"Authorization": f"Bearer {self.token}"},
+            headers=self.agent_headers[agent],
             timeout=30,
         ).raise_for_status()
 
@@ -308,11 +311,20 @@ class Simulation:
                 self.stats[kind] = self.stats.get(kind, 0) + 1
                 if kind == "take":  # a person now has the case: the need is met by a human
                     self.records[subject].update(met=True, by="human")
+                if kind == "close" and self.rng.random() < HUMAN_RATED_SHARE:  # asked to rate the agent
+                    self.rate_human(subject, moment + timedelta(seconds=self.rng.randint(10, 60)))
                 self.assign_agents(moment)
         self.stats["users"] = self.users
         outcomes = Counter(goal_outcome(record) for record in self.records.values())
         self.stats.update({f"goal_{name}": count for name, count in outcomes.items()})
         return self.stats
+
+    def rate_human(self, sender: str, moment: datetime) -> None:
+        record = self.records[sender]
+        score = self.rng.choices(list(RATING_WEIGHTS), weights=list(RATING_WEIGHTS.values()))[0]
+        self.say(sender, SAY[record["language"] or "zh"]["rating"].format(score), moment)
+        record["human_rating"] = score
+        self.stats["rated_human"] = self.stats.get("rated_human", 0) + 1
 
     def goals_document(self) -> Dict[str, Any]:
         return {
@@ -321,6 +333,33 @@ class Simulation:
             "seed": self.seed,
             "users": [self.records[sender] for sender in sorted(self.records)],
         }
+
+
+def log_in_agents(database_url: str, console_url: str) -> List[Dict[str, str]]:
+    """Creates the day's agents with the project's command and logs them in: their session headers."""
+    headers = []
+    for number in range(1, AGENTS + 1):
+        username, password = f"agent{number}", secrets.token_urlsafe(12)
+        command = [
+            sys.executable,
+            "-m",
+            "agents.cli",
+            "add",
+            username,
+            "--name",
+            f"坐席{number}号",
+            "--password-stdin",
+        ]
+        env = {**os.environ, "CS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+        subprocess.run(
+            command, input=password + "\n", env=env, cwd=ROOT, check=True, capture_output=True, text=True
+        )
+        login = requests.post(
+            f"{console_url}/login", json={"username": username, "password": password}, timeout=30
+        )
+        login.raise_for_status()
+        headers.append({"Authorization": f"Bearer {login.json()['token']}"})
+    return headers
 
 
 def start_servers(workdir: Path, clock_file: Path, token: str) -> Tuple[object, object, int]:
@@ -342,11 +381,12 @@ def simulate(workdir: Path, day: date, users: int, seed: int) -> Dict[str, int]:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     token = secrets.token_urlsafe(12)
-    simulation = Simulation(day=day, users=users, seed=seed, token=token, clock_file=workdir / "clock")
+    simulation = Simulation(day=day, users=users, seed=seed, clock_file=workdir / "clock")
     simulation.set_clock(datetime(day.year, day.month, day.day, tzinfo=SERVICE_TIMEZONE))
     actions, rasa, port = start_servers(workdir, simulation.clock_file, token)
     simulation.rasa_url = f"http://localhost:{port}/webhooks/rest/webhook"
     simulation.console_url = f"http://localhost:{port}/webhooks/agent_console"
+    simulation.agent_headers = log_in_agents(f"sqlite:///{workdir / 'service.db'}", simulation.console_url)
     try:
         stats = simulation.run()
     finally:

@@ -11,7 +11,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.bot import RunningBot
+from tests.bot import AGENT_PASSWORD, RunningBot
 from tests.conftest import ROOT
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -32,6 +32,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory):
     running = RunningBot(tmp_path_factory.mktemp("web")).start("2026-11-25T10:00:00+08:00", web=True)
+    running.add_agent("xiaodou", "小抖")
+    running.add_agent("dali", "大力")
     yield running
     running.stop()
 
@@ -66,13 +68,25 @@ def chat(page):
     return page.locator(".rw-messages-container")
 
 
-def login_agent(browser, bot: RunningBot, token: str):
+def login_agent(browser, bot: RunningBot, username: str, password: str = AGENT_PASSWORD, ok: bool = True):
+    """An agent's own browser (context): the log-in form, then the console."""
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     page.goto(bot.web_url + "/agent")
-    page.locator("#token").fill(token)
-    page.locator("#agent").fill("小抖")
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
     page.locator("#login button").click()
+    if ok:
+        expect(page.locator("#whoami")).to_be_visible(timeout=15_000)
     return page
+
+
+def session_of(page) -> dict:
+    """The headers of the agent's session, as the page holds it."""
+    return {"Authorization": "Bearer " + page.evaluate("sessionStorage.getItem('agentToken')")}
+
+
+def database(bot: RunningBot):
+    return create_engine(bot.database_url, future=True).connect()
 
 
 def shot(page, name: str) -> None:
@@ -88,7 +102,7 @@ def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> N
     expect(chat(user)).to_contain_text("排在第", timeout=15_000)
     shot(user, "widget_queued")
 
-    agent = login_agent(browser, bot, bot.agent_token)
+    agent = login_agent(browser, bot, "xiaodou")
     entry = agent.locator(".queue-item").filter(has_text="抖音的客服电话是多少")
     expect(entry).to_contain_text("等待中", timeout=15_000)
     entry.first.click()
@@ -110,7 +124,8 @@ def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> N
     agent.locator("#close-ticket").check()
     agent.locator("#close").click()
     expect(chat(user)).to_contain_text("智能客服继续为您服务", timeout=15_000)
-    number = re.search(r"DY\d{8}-\d{6}", user.locator(".rw-response").last.inner_text()).group(0)
+    expect(chat(user)).to_contain_text("请为人工客服小抖本次的服务打分", timeout=15_000)
+    number = re.search(r"DY\d{8}-\d{6}", chat(user).inner_text()).group(0)
     with create_engine(bot.database_url).connect() as connection:
         status, description, conversation = connection.execute(
             text("SELECT status, description, conversation_id FROM tickets WHERE number = :n"), {"n": number}
@@ -121,14 +136,102 @@ def test_user_meets_bot_then_agent_then_bot_again(browser, bot: RunningBot) -> N
         ).fetchall()
     assert (status, description) == ("closed", "已指导用户在官网提交申诉")
     assert [tuple(row) for row in recorded] == [
-        ("小抖", "take", ""),
-        ("小抖", "reply", "您好，我是人工客服，请提供您的抖音号"),
-        ("小抖", "close", "已指导用户在官网提交申诉"),
+        ("xiaodou", "take", ""),
+        ("xiaodou", "reply", "您好，我是人工客服，请提供您的抖音号"),
+        ("xiaodou", "close", "已指导用户在官网提交申诉"),
     ]
     say(user, "客服邮箱是多少")
     expect(chat(user)).to_contain_text("feedback@douyin.com", timeout=15_000)
     expect(user.locator('a[href="mailto:feedback@douyin.com"]').first).to_be_visible()
     shot(user, "widget_after_agent")
+
+
+def test_two_agents_share_the_queue_hand_over_and_the_user_rates_the_agent(browser, bot: RunningBot) -> None:
+    first, second = login_agent(browser, bot, "xiaodou"), login_agent(browser, bot, "dali")
+    user = open_widget(browser, bot)
+    say(user, "我的账号被封了怎么申诉")
+    expect(chat(user)).to_contain_text("申诉", timeout=15_000)
+    say(user, "没用，转人工")
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+
+    # Live: the new conversation reaches both consoles without a reload, with a notice.
+    entry = "账号被封了怎么申诉"
+    for page in (first, second):
+        expect(page.locator(".queue-item").filter(has_text=entry)).to_contain_text("等待中", timeout=10_000)
+        expect(page.locator("#badge")).to_be_visible()
+    first.locator(".queue-item").filter(has_text=entry).first.click()
+    second.locator(".queue-item").filter(has_text=entry).first.click()
+    context = first.locator("#context")
+    expect(context).to_contain_text("我的账号被封了怎么申诉")  # the user's first words
+    expect(context).to_contain_text("账号")  # the topic
+    expect(context).to_contain_text("中文")
+    assert "申诉" in context.locator("dd").nth(3).inner_text()  # the bot's answer that did not help
+
+    first.locator("#take").click()
+    expect(chat(user)).to_contain_text("人工客服小抖已接入", timeout=15_000)
+    expect(second.locator("#owner")).to_contain_text("其他客服正在处理", timeout=10_000)
+    expect(second.locator("#take")).to_be_disabled()
+    expect(second.locator("#send")).to_be_disabled()
+    conversation = bot_conversation(bot, entry)
+    refused = requests.post(
+        f"{bot.console_url}/conversations/{conversation}/reply",
+        json={"text": "抢答"},
+        headers=session_of(second),
+    )
+    assert refused.status_code == 403 and "小抖" in refused.json()["error"]
+    taken = requests.post(f"{bot.console_url}/conversations/{conversation}/take", headers=session_of(second))
+    assert taken.status_code == 409
+
+    first.locator("#note-text").fill("用户很着急，已核实是本人")
+    first.locator("#note-form button").click()
+    expect(second.locator("#notes")).to_contain_text("小抖", timeout=10_000)  # live, to the colleague
+    expect(second.locator("#notes")).to_contain_text("用户很着急，已核实是本人")
+    shot(first, "agent_console_context_panel")
+
+    first.locator("#transfer-to").select_option("dali")
+    first.locator("#transfer").click()
+    expect(chat(user)).to_contain_text("已转交人工客服大力", timeout=15_000)
+    expect(second.locator("#owner")).to_contain_text("您正在处理", timeout=10_000)
+    expect(first.locator("#send")).to_be_disabled()
+
+    second.locator("#canned-channel").select_option("hotline")
+    second.locator('#canned-facts button[data-aspect="contact"]').click()
+    assert "400-992-2556" in second.locator("#reply-text").input_value()  # inserted, not typed
+    second.locator("#send").click()
+    expect(chat(user)).to_contain_text("人工客服大力：普通热线（内地）：400-992-2556", timeout=15_000)
+    shot(second, "agent_console_handed_over")
+
+    second.locator("#close").click()
+    expect(chat(user)).to_contain_text("请为人工客服大力本次的服务打分", timeout=15_000)
+    assert "用户很着急" not in chat(user).inner_text()  # the note never reaches the user
+    user.locator(".rw-reply", has_text="4分").last.click()
+    expect(chat(user)).to_contain_text("4", timeout=15_000)
+    shot(user, "widget_rated_agent")
+    with database(bot) as connection:
+        rows = connection.execute(
+            text("SELECT agent, score FROM agent_ratings WHERE conversation_id = :c"), {"c": conversation}
+        ).fetchall()
+        actions = connection.execute(
+            text("SELECT agent, action, text FROM agent_actions WHERE conversation_id = :c ORDER BY id"),
+            {"c": conversation},
+        ).fetchall()
+    assert [tuple(row) for row in rows] == [("dali", 4)]
+    assert [tuple(row)[:2] for row in actions] == [
+        ("xiaodou", "take"),
+        ("xiaodou", "transfer"),
+        ("dali", "reply"),
+        ("dali", "close"),
+    ]
+    assert "400-992-2556" in actions[2][2]
+
+
+def bot_conversation(bot: RunningBot, words: str) -> str:
+    """The conversation id of the queue entry whose description holds `words`."""
+    with database(bot) as connection:
+        return connection.execute(
+            text("SELECT conversation_id FROM handoff_queue WHERE description LIKE :w ORDER BY id DESC"),
+            {"w": f"%{words}%"},
+        ).scalar()
 
 
 def test_conversation_survives_a_reload(browser, bot: RunningBot) -> None:
@@ -152,7 +255,7 @@ def test_html_typed_by_a_user_is_shown_as_text_everywhere(browser, bot: RunningB
     expect(chat(user)).to_contain_text("<img src=x", timeout=15_000)
     assert user.evaluate("window.__xss") is None
 
-    agent = login_agent(browser, bot, bot.agent_token)
+    agent = login_agent(browser, bot, "dali")
     expect(agent.locator("#queue")).to_contain_text("<img src=x", timeout=15_000)
     agent.locator(".queue-item").filter(has_text="<img src=x").first.click()
     expect(agent.locator("#transcript")).to_contain_text("<script>", timeout=10_000)
@@ -160,15 +263,55 @@ def test_html_typed_by_a_user_is_shown_as_text_everywhere(browser, bot: RunningB
     shot(user, "widget_html_as_text")
 
 
-def test_wrong_token_gets_no_access(browser, bot: RunningBot) -> None:
-    agent = login_agent(browser, bot, "wrong-token")
-    expect(agent.locator("#status")).to_contain_text("无权访问", timeout=10_000)
-    expect(agent.locator(".queue-item")).to_have_count(0)
-    api = f"http://localhost:{bot.rasa_port}/webhooks/agent_console"
-    assert requests.get(f"{api}/queue", timeout=10).status_code == 401
-    wrong = {"Authorization": "Bearer wrong-token"}
-    assert requests.post(f"{api}/conversations/x/take", json={"agent": "a"}, headers=wrong).status_code == 401
-    shot(agent, "agent_console_wrong_token")
+def test_no_session_no_access_and_nothing_changes(browser, bot: RunningBot) -> None:
+    user = open_widget(browser, bot)
+    say(user, "我的作品被限流了")
+    say(user, "转人工")
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+    with database(bot) as connection:
+        before = connection.execute(
+            text("SELECT id, status, agent FROM handoff_queue ORDER BY id")
+        ).fetchall()
+        conversation = connection.execute(
+            text("SELECT conversation_id FROM handoff_queue WHERE description LIKE '%限流%' ORDER BY id DESC")
+        ).scalar()
+
+    agent = login_agent(browser, bot, "xiaodou", "not-the-password", ok=False)
+    expect(agent.locator("#status")).to_contain_text("用户名或密码错误", timeout=10_000)
+    expect(agent.locator("#queue-pane")).to_be_hidden()
+    shot(agent, "agent_console_wrong_password")
+
+    api = bot.console_url
+    attempts = [
+        {},  # no session at all
+        {"Authorization": "Bearer made-up-token"},
+        {"Authorization": f"Bearer {bot.agent_token}"},  # the API token is no agent's session
+    ]
+    for headers in attempts:
+        assert requests.get(f"{api}/queue", headers=headers, timeout=10).status_code == 401
+        for command in ("take", "reply", "close", "notes"):
+            answer = requests.post(
+                f"{api}/conversations/{conversation}/{command}", json={"text": "hi"}, headers=headers
+            )
+            assert answer.status_code == 401, (command, headers)
+
+    # An expired session: refused, and the page asks to log in again.
+    agent = login_agent(browser, bot, "xiaodou")
+    headers = session_of(agent)
+    with database(bot) as connection:
+        connection.execute(text("UPDATE agent_sessions SET expires_at = '2000-01-01 00:00:00'"))
+        connection.commit()
+    assert requests.post(f"{api}/conversations/{conversation}/take", headers=headers).status_code == 401
+    agent.evaluate("refreshQueue().catch(() => {})")  # the console's next call (or its live stream)
+    expect(agent.locator("#login")).to_be_visible(timeout=10_000)
+    expect(agent.locator("#status")).to_contain_text("登录已过期", timeout=10_000)
+    with database(bot) as connection:
+        after = connection.execute(text("SELECT id, status, agent FROM handoff_queue ORDER BY id")).fetchall()
+        notes = connection.execute(
+            text("SELECT count(*) FROM agent_notes WHERE conversation_id = :c"), {"c": conversation}
+        ).scalar()
+    assert after == before and notes == 0
+    assert not [t for t in chat(user).all_inner_texts() if "人工客服" in t and "已接入" in t]
 
 
 WIDGET_CORPUS = [
@@ -248,7 +391,7 @@ def test_evidence_from_the_widget_to_the_agent_console(browser, bot: RunningBot,
     say(user, "转人工")
     expect(chat(user)).to_contain_text("排在第", timeout=15_000)
 
-    agent = login_agent(browser, bot, bot.agent_token)
+    agent = login_agent(browser, bot, "dali")
     agent.locator(".queue-item").filter(has_text="想申诉").first.click()  # the text as normalized
     cards = agent.locator("#evidence .evidence-card")
     expect(cards).to_have_count(len(files), timeout=15_000)
@@ -267,6 +410,6 @@ def test_evidence_from_the_widget_to_the_agent_console(browser, bot: RunningBot,
         assert video.evaluate("v => v.duration") == pytest.approx(1.0, abs=0.2)
     shot(agent, "agent_console_evidence")
 
-    # Without the token the console's evidence API gives nothing.
+    # Without an agent's session the console's evidence API gives nothing.
     api = f"{bot.web_url}/evidence/api/agent/conversations/x"
     assert requests.get(api, timeout=10).status_code == 401

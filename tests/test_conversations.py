@@ -183,13 +183,18 @@ def test_a_conversation_in_english_stays_in_english(bot: RunningBot) -> None:
     assert "5-15" in follow and not re.search(r"[\u4e00-\u9fff]{4}", follow)
     queued = joined(bot.say(sender, "/request_human"))
     assert "Your position" in queued and "排在第" not in queued
-    console = f"http://localhost:{bot.rasa_port}/webhooks/agent_console"
-    headers = {"Authorization": f"Bearer {bot.agent_token}"}
-    requests.post(
-        f"{console}/conversations/{sender}/take", json={"agent": "Amy"}, headers=headers, timeout=30
-    )
-    transcript = requests.get(f"{console}/conversations/{sender}", headers=headers, timeout=30).json()
+    bot.add_agent("amy", "Amy")
+    headers = bot.agent_headers("amy")
+    took = requests.post(f"{bot.console_url}/conversations/{sender}/take", headers=headers, timeout=30)
+    assert took.status_code == 200, took.text
+    transcript = requests.get(f"{bot.console_url}/conversations/{sender}", headers=headers, timeout=30).json()
     assert "Human agent Amy has joined" in json.dumps(transcript, ensure_ascii=False)
+    assert transcript["context"]["language"] == "en" and transcript["mine"]
+    closed = requests.post(f"{bot.console_url}/conversations/{sender}/close", headers=headers, timeout=30)
+    assert closed.status_code == 200, closed.text
+    asked = requests.get(f"{bot.console_url}/conversations/{sender}", headers=headers, timeout=30).json()
+    last = asked["messages"][-1]["text"]
+    assert "Amy" in last and not re.search(r"[\u4e00-\u9fff]{4}", last)  # the rating question, in English
 
 
 def test_english_after_hours_offer_and_ticket_form(bot: RunningBot, clock) -> None:
@@ -229,8 +234,10 @@ def test_an_appeal_offers_an_evidence_link_and_the_ticket_shows_what_arrived(bot
     assert other.status_code == 404  # not that conversation's ticket
     told = requests.post(f"{console}/{sender}/evidence", json=notice, headers=headers, timeout=30)
     assert told.status_code == 200
-    transcript = requests.get(f"{console}/{sender}", headers=headers, timeout=30).json()
-    assert f"已收到 2 个文件，已加入工单 {number}" in json.dumps(transcript, ensure_ascii=False)
+    assert requests.get(f"{console}/{sender}", headers=headers, timeout=30).status_code == 401  # no agent
+    bot.add_agent("evidence_viewer", "小证")
+    transcript = requests.get(f"{console}/{sender}", headers=bot.agent_headers("evidence_viewer"), timeout=30)
+    assert f"已收到 2 个文件，已加入工单 {number}" in json.dumps(transcript.json(), ensure_ascii=False)
 
     assert "联系" in joined(bot.say(sender, "/create_ticket"))
     bot.say(sender, "电话回访")

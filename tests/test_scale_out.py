@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, text
 
 from scripts.servers import ROOT, action_server, free_port, rasa_server
 from tests import postgres, redis_server
-from tests.bot import MODEL, joined
+from tests.bot import AGENT_PASSWORD, MODEL, add_agent, agent_headers, joined
 
 pytestmark = [
     pytest.mark.servers,
@@ -143,16 +143,40 @@ def test_an_agent_reply_through_one_server_reaches_a_widget_held_by_the_other(cl
         client.emit("user_uttered", {"message": "我的账号被封了", "session_id": session_id})
         wait_for(lambda: any("排在第" in text for text in received))
 
+        # The agent logs in on the other server; the account and the claim are in the shared database.
+        add_agent(cluster["pg"].url, "xiaodou", "小抖", AGENT_PASSWORD)
+        headers = agent_headers(f"{agent_server}/webhooks/agent_console", "xiaodou")
         console = f"{agent_server}/webhooks/agent_console/conversations/{session_id}"
-        headers = {"Authorization": f"Bearer {AGENT_TOKEN}"}
         for command, body in [("take", {}), ("reply", {"text": "您好，请提供抖音号"})]:
-            reply = requests.post(
-                f"{console}/{command}", json={"agent": "小抖", **body}, headers=headers, timeout=30
-            )
-            assert reply.status_code == 200
+            reply = requests.post(f"{console}/{command}", json=body, headers=headers, timeout=30)
+            assert reply.status_code == 200, reply.text
+        wait_for(lambda: any("人工客服小抖已接入" in text for text in received))
         wait_for(lambda: any("请提供抖音号" in text for text in received))
+        # The user's next words, through the widget's server, reach the agent's live stream on the other.
+        events = requests.get(
+            f"{agent_server}/webhooks/agent_console/events?after=0", headers=headers, stream=True, timeout=30
+        )
+        client.emit("user_uttered", {"message": "我的抖音号是 dy_12345", "session_id": session_id})
+        assert wait_for_event(events, "message", session_id)
+        transcript = requests.get(console, headers=headers, timeout=30).json()
+        assert "dy_12345" in transcript["messages"][-1]["text"]
     finally:
         client.disconnect()
+
+
+def wait_for_event(stream: requests.Response, kind: str, conversation_id: str, seconds: float = 20) -> bool:
+    """Reads the console's server-sent events until one of `kind` for the conversation arrives."""
+    deadline = time.monotonic() + seconds
+    for line in stream.iter_lines(decode_unicode=True):
+        if line.startswith("data:") and '"kind"' in line:
+            data = json.loads(line[len("data:") :])
+            if data["kind"] == kind and data["conversation_id"] == conversation_id:
+                stream.close()
+                return True
+        if time.monotonic() > deadline:
+            break
+    stream.close()
+    return False
 
 
 def wait_for(condition, seconds: float = 20) -> None:

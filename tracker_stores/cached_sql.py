@@ -22,10 +22,11 @@ from typing import Any, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from agents import live
 from tuning import applied_events
 
 logger = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             session.commit()
             stamp = self._stamp(session, sender_id)
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
+        if tracker.is_paused() and any(isinstance(event, UserUttered) for event in new_events):
+            # The user wrote while an agent has the conversation: the agent's console must hear it.
+            live.safe_publish(sender_id, "message")
         fresh_session = any(isinstance(event, SessionStarted) for event in new_events)
         if stored <= len(tracker.events) and not fresh_session:
             self._remember(sender_id, stamp, tracker)
