@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agents.accounts import list_agents  # noqa: E402
 from channels.agent_console import TOKEN_VARIABLE  # noqa: E402
 from evidence.config import RASA_URL_VARIABLE, SECRET_VARIABLE, URL_VARIABLE  # noqa: E402
 from scripts import shell  # noqa: E402
@@ -39,9 +40,10 @@ def run_shell(model: str) -> int:
 
 
 def prepare_environment(args: argparse.Namespace) -> None:
-    """The agent token and the evidence links' key, made up for this run when unset. In os.environ, so
-    the action server (signs links), the Rasa server (console) and the web server (checks links,
-    posts "已收到 N 个文件" with the token) all get the same; links point at this web server."""
+    """The API token (evidence notices) and the evidence links' key, made up for this run when unset.
+    In os.environ, so the action server (signs links), the Rasa server (console) and the web server
+    (checks links, posts "已收到 N 个文件" with the token) all get the same; links point at this web
+    server."""
     os.environ.setdefault(TOKEN_VARIABLE, secrets.token_urlsafe(18))
     os.environ.setdefault(SECRET_VARIABLE, secrets.token_urlsafe(32))
     os.environ.setdefault(URL_VARIABLE, f"http://localhost:{args.web_port}")
@@ -55,10 +57,16 @@ def run_server(args: argparse.Namespace) -> int:
         RASA, "run", "-m", args.model, "--port", str(args.port), "--cors", "*",
         "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
     ]  # fmt: skip
+    accounts = ", ".join(agent.username for agent in list_agents() if agent.active)
     print(
         f"Web chat:        http://localhost:{args.web_port}/\n"
-        f"Agent console:   http://localhost:{args.web_port}/agent   token: {env[TOKEN_VARIABLE]}\n"
-        f"REST channel:    POST http://localhost:{args.port}/webhooks/rest/webhook\n"
+        f"Agent console:   http://localhost:{args.web_port}/agent   "
+        + (
+            f"agents: {accounts}\n"
+            if accounts
+            else "no agent accounts yet: make agent-add NAME=xiaodou DISPLAY=小抖\n"
+        )
+        + f"REST channel:    POST http://localhost:{args.port}/webhooks/rest/webhook\n"
         "Starting the Rasa server (about 20 s) …",
         flush=True,
     )

@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
-import os
 import random
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actions.clock import SERVICE_TIMEZONE  # noqa: E402
 from analytics.figures import GOALS_FILE, goal_outcome  # noqa: E402
+from scripts.agent_client import add_agent, agent_headers  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 
 SIMULATION_DIR = ROOT / "var" / "simulation"
@@ -340,25 +339,8 @@ def log_in_agents(database_url: str, console_url: str) -> List[Dict[str, str]]:
     headers = []
     for number in range(1, AGENTS + 1):
         username, password = f"agent{number}", secrets.token_urlsafe(12)
-        command = [
-            sys.executable,
-            "-m",
-            "agents.cli",
-            "add",
-            username,
-            "--name",
-            f"坐席{number}号",
-            "--password-stdin",
-        ]
-        env = {**os.environ, "CS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-        subprocess.run(
-            command, input=password + "\n", env=env, cwd=ROOT, check=True, capture_output=True, text=True
-        )
-        login = requests.post(
-            f"{console_url}/login", json={"username": username, "password": password}, timeout=30
-        )
-        login.raise_for_status()
-        headers.append({"Authorization": f"Bearer {login.json()['token']}"})
+        add_agent(database_url, username, f"坐席{number}号", password)
+        headers.append(agent_headers(console_url, username, password))
     return headers
 
 

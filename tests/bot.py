@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Dict, List
 
 import requests
 
+from scripts.agent_client import add_agent, agent_headers
 from scripts.servers import action_server, free_port, rasa_server, web_server, write_endpoints
 from tests.conftest import ROOT
 
@@ -85,33 +83,6 @@ class RunningBot:
     def agent_headers(self, username: str, password: str = AGENT_PASSWORD) -> Dict[str, str]:
         """Logs the agent in through the console API; the headers carry their session."""
         return agent_headers(self.console_url, username, password)
-
-
-def add_agent(database_url: str, username: str, display_name: str, password: str, max_chats: int = 0) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "agents.cli",
-        "add",
-        username,
-        "--name",
-        display_name,
-        "--password-stdin",
-    ]
-    if max_chats:
-        command += ["--max-chats", str(max_chats)]
-    env = {**os.environ, "CS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        command, input=password + "\n", env=env, cwd=ROOT, check=True, capture_output=True, text=True
-    )
-
-
-def agent_headers(console_url: str, username: str, password: str = AGENT_PASSWORD) -> Dict[str, str]:
-    response = requests.post(
-        f"{console_url}/login", json={"username": username, "password": password}, timeout=30
-    )
-    response.raise_for_status()
-    return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
 def rest_message(port: int, sender: str, text: str, timeout: float = 60) -> List[Dict]:

@@ -16,9 +16,10 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from scripts.agent_client import add_agent, agent_headers
 from scripts.servers import ROOT, action_server, free_port, rasa_server
 from tests import postgres, redis_server
-from tests.bot import AGENT_PASSWORD, MODEL, add_agent, agent_headers, joined
+from tests.bot import AGENT_PASSWORD, MODEL, joined
 
 pytestmark = [
     pytest.mark.servers,
@@ -145,7 +146,7 @@ def test_an_agent_reply_through_one_server_reaches_a_widget_held_by_the_other(cl
 
         # The agent logs in on the other server; the account and the claim are in the shared database.
         add_agent(cluster["pg"].url, "xiaodou", "小抖", AGENT_PASSWORD)
-        headers = agent_headers(f"{agent_server}/webhooks/agent_console", "xiaodou")
+        headers = agent_headers(f"{agent_server}/webhooks/agent_console", "xiaodou", AGENT_PASSWORD)
         console = f"{agent_server}/webhooks/agent_console/conversations/{session_id}"
         for command, body in [("take", {}), ("reply", {"text": "您好，请提供抖音号"})]:
             reply = requests.post(f"{console}/{command}", json=body, headers=headers, timeout=30)
