@@ -121,6 +121,13 @@ def draw_all(figures: Dict) -> List[Tuple[str, bytes]]:
         axes.bar([f"{s}分" for s in figures["ratings"]], list(figures["ratings"].values()), color=ACCENT)
         axes.set(ylabel="评价数")
 
+    rated = [agent for agent in figures.get("agents", []) if agent["ratings"]][::-1]
+
+    def agent_csat(axes):
+        bars = axes.barh([a["name"] for a in rated], [a["csat"] for a in rated], color=ACCENT)
+        axes.bar_label(bars, labels=[f"{a['csat']:.2f}（{a['ratings']}条）" for a in rated], padding=2)
+        axes.set(xlabel="人工服务评价均分（1-5分）", xlim=(0, 5.9))
+
     tall = (8, max(3.6, 0.28 * len(figures["topics"]) + 1))
     for title, draw, size in [
         ("每小时会话数", per_hour, (8, 3.6)),
@@ -132,6 +139,7 @@ def draw_all(figures: Dict) -> List[Tuple[str, bytes]]:
         ("全天排队人数（每15分钟）", queue, (8, 3.6)),
         ("工单状态", tickets, (5, 3.2)),
         ("满意度评价", ratings, (5, 3.2)),
+        *([("各坐席满意度（CSAT）", agent_csat, (6, max(2.4, 0.4 * len(rated) + 1.2)))] if rated else []),
     ]:
         charts.append((title, _png(draw, size)))
     return charts

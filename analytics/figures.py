@@ -1,5 +1,6 @@
 """Counts the report shows, read straight from the stores: Rasa's tracker store (table `events`) and the
-service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), plus, for a
+service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), the per-agent
+figures of analytics/agents.py (CSAT, first response and handling times), plus, for a
 simulated day, what became of each simulated user's need (goals.json, written by scripts/simulate.py
 beside the SQLite stores).
 
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 
 from actions import knowledge, store
 from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
+from analytics.agents import agent_figures
 
 LOW_CONFIDENCE = 0.5
 TRANSFER_ACTIONS = {"action_transfer_human", "ticket_form"}
@@ -197,5 +199,6 @@ def compute(tracker_url: str, service_url: str, goals_path: Union[Path, str, Non
         "transfer_rate_by_topic": {topic: rate(group) for topic, group in sorted(by_topic.items())},
         "queue_length": queue_length_by_quarter(service_url),
         **service_counts(service_url),
+        "agents": agent_figures(service_url),
         "low_confidence_messages": sorted({text for c in conversations for text in c.low_confidence}),
     }

@@ -6,6 +6,9 @@ report on others, e.g. the bot's own: sqlite:///var/rasa_tracker.db and sqlite:/
 The containment rate is goal-based when the simulated users' goals are known: goals.json beside a
 SQLite tracker store (where `make simulate` writes it), or --goals; otherwise it is taken from the
 stores alone (answered without a transfer). report.json says which ("containment_basis").
+
+Per human agent (analytics/agents.py, "agents" in report.json): chats taken and closed, CSAT, first
+response time and handling time (median and p90), as a table; a line when there are none yet.
 """
 
 from __future__ import annotations
@@ -25,6 +28,55 @@ from analytics.figures import compute  # noqa: E402
 from scripts.simulate import SIMULATION_DIR  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+NO_AGENT_CHATS = "暂无人工坐席会话（no human-agent chats yet）。"
+AGENT_COLUMNS = (
+    "坐席",
+    "接入会话",
+    "结束会话",
+    "满意度 CSAT（评价数）",
+    "首次响应 中位数",
+    "首次响应 P90",
+    "处理时长 中位数",
+    "处理时长 P90",
+)
+
+
+def duration(seconds: Optional[float]) -> str:
+    """45秒, 3分20秒, 1小时5分0秒; — when there is nothing to measure."""
+    if seconds is None:
+        return "—"
+    total = int(seconds + 0.5)
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}小时{minutes}分{secs}秒"
+    return f"{minutes}分{secs}秒" if minutes else f"{secs}秒"
+
+
+def agents_section(agents: List[Dict]) -> str:
+    """The per-agent table (analytics/agents.py), or a line saying there is nothing yet."""
+    if not agents:
+        return f'<p id="agents-empty">{html.escape(NO_AGENT_CHATS)}</p>'
+    head = "".join(f"<th>{label}</th>" for label in AGENT_COLUMNS)
+    rows = []
+    for agent in agents:
+        csat = f"{agent['csat']:.2f}（{agent['ratings']}条）" if agent["csat"] is not None else "—（0条）"
+        cells = [
+            agent["name"],
+            agent["chats_taken"],
+            agent["chats_closed"],
+            csat,
+            duration(agent["first_response_median_s"]),
+            duration(agent["first_response_p90_s"]),
+            duration(agent["handling_median_s"]),
+            duration(agent["handling_p90_s"]),
+        ]
+        rows.append(
+            f'<tr data-agent="{html.escape(agent["username"])}">'
+            + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells)
+            + "</tr>"
+        )
+    return f'<table id="agents"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
 def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
@@ -59,9 +111,14 @@ def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
 <html lang="zh-CN"><head><meta charset="utf-8"><title>客服运营报告 · 抖音智能客服模拟器</title>
 <style>body{{font-family:"Noto Sans CJK SC","PingFang SC",sans-serif;max-width:960px;margin:24px auto;
 padding:0 16px}}
-figure{{margin:24px 0}}figcaption{{font-weight:bold;margin-bottom:8px}}img{{max-width:100%}}</style></head>
+figure{{margin:24px 0}}figcaption{{font-weight:bold;margin-bottom:8px}}img{{max-width:100%}}
+table{{border-collapse:collapse}}th,td{{border:1px solid #ddd;padding:4px 8px;text-align:right}}
+th:first-child,td:first-child{{text-align:left}}</style></head>
 <body><h1>客服运营报告（模拟数据）</h1><p id="summary">{html.escape(summary)}</p>
 {images}
+<h2>人工坐席</h2>{agents_section(figures.get("agents", []))}
+<p class="note">首次响应：会话进入排队到坐席第一条回复（计入首先回复的坐席）；处理时长：首次接入到结束会话
+（转交的会话计入结束它的坐席）；满意度：用户对人工服务的1-5分评价的均分。</p>
 <h2>低置信度消息（可补充进训练数据）</h2><ul id="low-confidence">{low}</ul>
 </body></html>"""
 

@@ -88,6 +88,8 @@ QUEUED = ("排在第", "your position")
 NO_AGENT = ("提交工单", "恢复", "open a ticket", "are back")
 AGENTS = 3
 HANDLE_MINUTES = (4, 9)
+FIRST_REPLY_SECONDS = (20, 150)  # from taking a chat to the agent's first words
+AGENT_REPLY = "您好，我来帮您看一下这个问题。"
 HUMAN_RATED_SHARE = 0.7  # users who answer the rating question after an agent closes
 AGENT_HOURS = (9, 21)
 CJK = re.compile(r"[\u3400-\u9fff]")
@@ -193,6 +195,7 @@ class Simulation:
         self.set_clock(moment)
         requests.post(
             f"{self.console_url}/conversations/{conversation}/{command}",
+            json={"text": AGENT_REPLY} if command == "reply" else {},
             headers=self.agent_headers[agent],
             timeout=30,
         ).raise_for_status()
@@ -296,6 +299,8 @@ class Simulation:
             end = start + timedelta(minutes=self.rng.randint(*HANDLE_MINUTES))
             self.agents_free_at[agent] = end
             heapq.heappush(self.events, (start, 0, "take", conversation, agent))
+            first_reply = start + timedelta(seconds=self.rng.randint(*FIRST_REPLY_SECONDS))
+            heapq.heappush(self.events, (min(first_reply, end), 0, "reply", conversation, agent))
             heapq.heappush(self.events, (end, 1, "close", conversation, agent))
 
     def run(self) -> Dict[str, int]:

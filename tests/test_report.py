@@ -149,10 +149,19 @@ def test_the_report_shows_every_chart_in_chromium(day: Path, tmp_path: Path) -> 
         )
         captions = page.eval_on_selector_all("figcaption", "els => els.map(e => e.textContent)")
         summary = page.text_content("#summary")
+        agent_rows = page.eval_on_selector_all(
+            "#agents tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+        )
         browser.close()
-    assert len(widths) == 9 and all(width > 100 for width in widths)
-    assert {"智能客服解决率（对比文章的85%）", "模拟用户的需求结果"} <= set(captions)
     figures = json.loads(out.with_suffix(".json").read_text("utf-8"))
+    rated = any(agent["ratings"] for agent in figures["agents"])  # then the per-agent CSAT chart too
+    assert len(widths) == 9 + rated and all(width > 100 for width in widths)
+    assert {"智能客服解决率（对比文章的85%）", "模拟用户的需求结果"} <= set(captions)
+    # The simulated agents (scripts/simulate.py) by display name, one row each, with what they did.
+    assert [row[0] for row in agent_rows] == [agent["name"] for agent in figures["agents"]]
+    assert figures["agents"] and all(agent["name"].startswith("坐席") for agent in figures["agents"])
+    taken = rows(urls(day)[1], "SELECT COUNT(*) FROM agent_actions WHERE action = 'take'")[0][0]
+    assert sum(agent["chats_taken"] for agent in figures["agents"]) == taken
     assert (
         f"无需人工 {figures['contained']}（解决率 {figures['containment_rate']:.0%}，文章为 85%）" in summary
     )
