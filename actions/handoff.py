@@ -72,8 +72,8 @@ def transfer_to_human(
 
 
 def current_staffing(now: datetime) -> Optional[Staffing]:
-    """The agents online and their load, or None where that says nothing: a deployment without agent
-    accounts (a shared console token, the tests' bot), or agents' tables that cannot be read."""
+    """The agents online and their load, or None where that says nothing: a deployment with no agent
+    accounts yet (`make run` before `make agent-add`), or agents' tables that cannot be read."""
     try:
         return staffing_now(now) if has_agent_accounts() else None
     except store.StoreError:
