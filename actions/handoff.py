@@ -49,6 +49,8 @@ def transfer_to_human(
             )
             return [SlotSet("human_requested", False)]
         live.safe_publish(tracker.sender_id, "queued")  # the agents' consoles hear of it at once
+        # While queued, what the user adds reaches the consoles live (tracker_stores/cached_sql.py).
+        queued = [SlotSet("human_requested", False), SlotSet("queued_for_human", True)]
         staffing = current_staffing(now)
         if staffing is not None and staffing.online == 0:
             # Queued all the same, so that the first agent to log in sees the conversation.
@@ -58,7 +60,7 @@ def transfer_to_human(
                 position=position,
                 hours=availability.hours,
             )
-            return [SlotSet("human_requested", False)]
+            return queued
         dispatcher.utter_message(
             response="utter_queued",
             topic_title=knowledge.topic_title(topic, language),
@@ -66,6 +68,7 @@ def transfer_to_human(
             wait=promised_wait(position, availability, staffing, language),
             hours=availability.hours,
         )
+        return queued
     else:
         after_hours_offer(dispatcher, now, language, green_channel(topic, description) if topic else None)
     return [SlotSet("human_requested", False)]

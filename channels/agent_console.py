@@ -267,7 +267,11 @@ class AgentConsoleInput(InputChannel):
         """
         note = str(body.get("text") or "").strip()[:MAX_REPLY_CHARS]
         assignment.require_owner(conversation_id, agent)
-        goodbye: List[Any] = [SlotSet("agent_name", agent.display_name), ConversationResumed()]
+        goodbye: List[Any] = [
+            SlotSet("agent_name", agent.display_name),
+            SlotSet("queued_for_human", False),
+            ConversationResumed(),
+        ]
         utterance = "utter_agent_left"
         if body.get("ticket"):
             tracker = await request.app.ctx.agent.processor.get_tracker(conversation_id)

@@ -115,22 +115,26 @@ def test_canned_facts_are_the_knowledge_files_own(bot: RunningBot) -> None:
             assert ("hours" in facts) == bool(info.get("hours"))
 
 
-def test_the_live_stream_tells_of_a_newly_queued_conversation(bot: RunningBot) -> None:
+def next_event_about(lines, sender: str) -> dict:
+    deadline = time.monotonic() + 20
+    for line in lines:
+        if line.startswith("data:") and sender in line:
+            return json.loads(line[len("data:") :])
+        assert time.monotonic() < deadline, "nothing was announced"
+    raise AssertionError("the stream ended")
+
+
+def test_the_live_stream_tells_of_a_queued_conversation_and_what_the_user_adds(bot: RunningBot) -> None:
     headers = bot.agent_headers("bo")
     stream = requests.get(f"{bot.console_url}/events", headers=headers, stream=True, timeout=30)
     assert stream.headers["content-type"].startswith("text/event-stream")
     lines = stream.iter_lines(decode_unicode=True)
     assert next(lines) == "retry: 2000"
     sender = queued_user(bot, "直播间无法开播")
-    deadline = time.monotonic() + 20
-    heard = None
-    for line in lines:
-        if line.startswith("data:") and sender in line:
-            heard = json.loads(line[len("data:") :])
-            break
-        assert time.monotonic() < deadline, "the queued conversation was not announced"
+    assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "queued", "agent": None}
+    bot.say(sender, "提示说我违反了社区规定")  # still waiting: the consoles hear it
+    assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "message", "agent": None}
     stream.close()
-    assert heard == {"conversation_id": sender, "kind": "queued", "agent": None}
 
 
 def test_wrong_passwords_lock_the_name_and_log_out_ends_the_session(bot: RunningBot) -> None:
