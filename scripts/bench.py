@@ -6,8 +6,9 @@ client at a time (latency), then many concurrent conversations (throughput), the
 conversation (one sender, 200 messages one at a time: does a reply slow down as the conversation
 grows?). Ours keeps conversations in the project's tracker store (endpoints.yml), the baseline in
 Rasa's own SQL store, both in a SQLite file. Prints a table with the ratios ours/baseline and writes
-results/bench.json. Figures depend on the machine: compare the two
-columns of one run, not runs on different machines.
+results/bench.json. Then the production profile (bench/production.py: PostgreSQL, Redis lock store,
+one and two Rasa servers), when PostgreSQL and Redis are installed. Figures depend on the machine:
+compare the two columns of one run, not runs on different machines.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.production import measure_production  # noqa: E402
 from scripts.servers import (  # noqa: E402
     QUIET_ENV,
     RASA,
@@ -240,9 +242,36 @@ def main() -> int:
         results[name] = {**train(name), "nlu_accuracy": round(nlu_accuracy(name), 3)}
         results[name].update(serve_and_measure(name, args.single, args.concurrent, args.clients, args.long))
     results["settings"] = vars(args)
+    print("[production profile] PostgreSQL, Redis, one and two Rasa servers …", flush=True)
+    try:
+        results["production"] = measure_production(
+            long_messages=args.long, concurrent=args.concurrent, clients=args.clients
+        )
+    except RuntimeError as missing:  # no PostgreSQL or Redis on this machine
+        print(f"production profile skipped: {missing}")
     (ROOT / "results" / "bench.json").write_text(json.dumps(results, indent=2))
     print_table(results)
+    if "production" in results:
+        print_production(results["production"])
     return 0
+
+
+def print_production(figures: Dict) -> None:
+    """The production profile's figures (no baseline: Rasa's default config is measured above)."""
+    long, checks = figures["long_conversation"], "ok" if figures["ok"] else "CHECKS FAILED"
+    print(
+        f"\nProduction profile (PostgreSQL + Redis lock store), {checks}:\n"
+        f"  long conv., one server: p50 msgs 1-{EDGE} {long['first_ms']} ms, "
+        f"last {EDGE} {long['last_ms']} ms, last / first {long['last_over_first']} "
+        f"(<= 1.3 {'ok' if long['target_met'] else 'MISSED'})"
+    )
+    for label, key in (("one server", "one_server"), ("two servers", "two_servers")):
+        load = figures[key]
+        print(
+            f"  {label:12} {load['messages_per_second']} messages/s, p50 {load['p50_ms']} ms, "
+            f"p95 {load['p95_ms']} ms, errors {load['errors']}"
+        )
+    print(f"  Rasa servers' RSS: {figures['rss_mb']} MB; two servers / one: {figures['two_over_one']}")
 
 
 if __name__ == "__main__":
