@@ -128,6 +128,31 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
     assert list(cached._cache) == ["b", "c"]
 
 
+def test_sqlite_in_write_ahead_log_mode_and_a_write_between_retrieve_and_save(tmp_path: Path) -> None:
+    """The store's SQLite connections use the write-ahead log (commits not waiting for the disk); a
+    turn written by another server between this store's retrieve and save is not overwritten, and
+    this store's turn is saved whole (the stored events are then both turns, in order)."""
+    path = tmp_path / "tracker.db"
+    first, second = store(path), store(path)
+    with first.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    assert run(first.retrieve("s")) is None  # no row: nothing loaded
+    tracker = run(first.get_or_create_tracker("s"))
+    grow(tracker, [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")])
+    run(first.save(tracker))
+    mine = run(first.retrieve("s"))
+    theirs = run(second.retrieve("s"))
+    grow(theirs, turn("theirs"))
+    run(second.save(theirs))
+    grow(mine, turn("mine", slot="mine"))
+    run(first.save(mine))
+    assert stored_texts(path, "s") == ["theirs", "mine"]
+    again = run(first.retrieve("s"))  # reloaded: the database holds what the cached tracker lacks
+    reference = run(SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path)).retrieve("s"))
+    assert list(again.events) == list(reference.events) and again.get_slot("topic") == "mine"
+
+
 HISTORY: List[Event] = [
     ActionExecuted("action_session_start"),
     SessionStarted(),

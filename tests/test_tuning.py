@@ -71,3 +71,412 @@ def test_action_calls_carry_the_current_turn_with_rasas_state() -> None:
     as_sdk = [Tracker.from_dict(call["tracker"]) for call in (full, trimmed)]
     assert as_sdk[0].slots_to_validate() == as_sdk[1].slots_to_validate() == {"problem_text": "号被封了三天"}
     assert as_sdk[0].latest_message == as_sdk[1].latest_message and as_sdk[0].slots == as_sdk[1].slots
+
+
+# Trackers: the states the policies read (tuning/past_states.py) and the copies Rasa replays
+# (tuning/tracker_copy.py) equal Rasa's own after every event of a history with forms, rejections,
+# reverts, hidden rule turns, text-only messages and restarts.
+
+STATES_DOMAIN_YAML = """
+version: "3.1"
+intents: [greet, ask, create_ticket, deny]
+entities: [region, city]
+slots:
+  topic:
+    type: categorical
+    values: [account_ban, refund]
+    mappings: [{type: custom}]
+  region:
+    type: text
+    influence_conversation: true
+    mappings: [{type: from_entity, entity: region}]
+  phone:
+    type: text
+    influence_conversation: false
+    mappings: [{type: custom}]
+  done:
+    type: bool
+    influence_conversation: true
+    mappings: [{type: custom}]
+forms:
+  ticket_form:
+    required_slots: [phone]
+actions: [action_answer, validate_ticket_form]
+responses:
+  utter_x: [{text: x}]
+  utter_y: [{text: y}]
+  utter_ask_phone: [{text: "phone"}]
+"""
+RULE_ONLY_DATA = {"rule_only_slots": ["done"], "rule_only_loops": ["ticket_form"]}
+
+
+def _states_history():
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionExecutionRejected,
+        ActionReverted,
+        ActiveLoop,
+        BotUttered,
+        DefinePrevUserUtteredFeaturization,
+        FollowupAction,
+        LoopInterrupted,
+        Restarted,
+        SessionStarted,
+        SlotSet,
+        UserUtteranceReverted,
+        UserUttered,
+    )
+
+    def user(text, intent="ask", entities=()):
+        return UserUttered(text, {"name": intent, "confidence": 1.0}, list(entities))
+
+    def listen():
+        return ActionExecuted("action_listen")
+
+    return [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        listen(),
+        user("hi", "greet"),
+        ActionExecuted("utter_x", hide_rule_turn=True),
+        BotUttered("x"),
+        listen(),
+        user("ban", entities=[{"entity": "region", "value": "北京", "start": 0, "end": 2}]),
+        SlotSet("region", "北京"),
+        SlotSet("topic", "account_ban"),
+        ActionExecuted("action_answer"),
+        BotUttered("answer"),
+        listen(),
+        UserUttered("free text only"),
+        DefinePrevUserUtteredFeaturization(True),
+        ActionExecuted("utter_y", hide_rule_turn=True),
+        listen(),
+        user("/create_ticket", "create_ticket"),
+        ActionExecuted("ticket_form"),
+        ActiveLoop("ticket_form"),
+        SlotSet("requested_slot", "phone"),
+        BotUttered("phone?"),
+        listen(),
+        user("no", "deny"),
+        ActionExecutionRejected("ticket_form"),
+        ActionExecuted("utter_x", hide_rule_turn=True),
+        LoopInterrupted(True),
+        ActionExecuted("ticket_form"),
+        listen(),
+        user("13800138000"),
+        ActionExecuted("ticket_form"),
+        SlotSet("phone", "13800138000"),
+        SlotSet("done", True),
+        ActiveLoop(None),
+        SlotSet("requested_slot", None),
+        FollowupAction("utter_y"),
+        ActionExecuted("utter_y"),
+        listen(),
+        user("d"),
+        ActionExecuted("utter_x"),
+        listen(),
+        UserUtteranceReverted(),
+        listen(),
+        user("e"),
+        ActionExecuted("utter_y"),
+        ActionReverted(),
+        ActionExecuted("utter_x", hide_rule_turn=True),
+        listen(),
+        Restarted(),
+        listen(),
+        user("f", "greet"),
+        ActionExecuted("utter_x"),
+        listen(),
+        user("/create_ticket", "create_ticket"),
+        ActionExecuted("ticket_form"),
+        ActiveLoop("ticket_form"),
+        listen(),
+        user("g"),
+        ActionExecuted("ticket_form"),
+        listen(),
+    ]
+
+
+def _with_rasas_methods(names, call):
+    """Runs `call` with Rasa's own `DialogueStateTracker` methods `names` (the tuning's undone)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tuning import past_states, tracker_copy
+
+    originals = {"past_states": past_states._RASA_PAST_STATES, "copy": tracker_copy._RASA_COPY}
+    installed = {name: DialogueStateTracker.__dict__[name] for name in names}
+    try:
+        for name in names:
+            setattr(DialogueStateTracker, name, originals[name])
+        return call()
+    finally:
+        for name, method in installed.items():
+            setattr(DialogueStateTracker, name, method)
+
+
+def test_past_states_continued_equal_rasas_after_every_event() -> None:
+    from functools import partial
+
+    from rasa.core.featurizers.single_state_featurizer import SingleStateFeaturizer
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tuning import applied_events, past_states
+
+    applied_events.install()
+    past_states.install()
+    domain = Domain.from_yaml(STATES_DOMAIN_YAML)
+    featurizers = [MaxHistoryTrackerFeaturizer(SingleStateFeaturizer(), max_history=h) for h in (None, 3)]
+    tracker = DialogueStateTracker("s", domain.slots)
+    calls = 0
+    for event in _states_history():
+        tracker.update(event, domain)
+        for omit in (False, True):
+            for ignore in (False, True):
+                for rule_only in (None, RULE_ONLY_DATA):
+                    ours = tracker.past_states(domain, omit, ignore, rule_only)
+                    rasas = domain.states_for_tracker_history(tracker, omit, ignore, rule_only)
+                    assert ours == rasas
+                    calls += 1
+        # What the policies do with them: Rasa's featurizer changes states in place (drops the user
+        # text next to an intent, the last state's intent or text), alternately with text and intent.
+        for featurizer in featurizers:
+            for use_text in (False, True):
+                for ignore in (False, True):
+                    kwargs = dict(
+                        use_text_for_last_user_input=use_text,
+                        ignore_rule_only_turns=ignore,
+                        rule_only_data=RULE_ONLY_DATA,
+                    )
+                    ours = featurizer.prediction_states([tracker], domain, **kwargs)
+                    rasas = _with_rasas_methods(
+                        ["past_states"], partial(featurizer.prediction_states, [tracker], domain, **kwargs)
+                    )
+                    assert ours == rasas
+    assert calls and tracker.__dict__.get(past_states._ATTRIBUTE)  # the folds were kept and continued
+    # A tracker with a bounded history is served by Rasa's.
+    bounded = DialogueStateTracker("s", domain.slots, max_event_history=6)
+    for event in _states_history():
+        bounded.update(event, domain)
+        assert bounded.past_states(domain) == domain.states_for_tracker_history(bounded)
+    assert past_states._ATTRIBUTE not in bounded.__dict__
+
+
+def _tracker_state(tracker):
+    """Every attribute of a tracker, the caches of the tuning left out; events by identity."""
+    import dataclasses
+
+    state = {k: v for k, v in vars(tracker).items() if not k.startswith(("_applied_events", "_past_states"))}
+    state["events"] = [id(event) for event in tracker.events]
+    state["slots"] = {name: (type(s), vars(s)) for name, s in tracker.slots.items()}
+    state["active_loop"] = dataclasses.asdict(tracker.active_loop) if tracker.active_loop else None
+    return state
+
+
+def test_tracker_copies_equal_rasas_replay_after_every_event() -> None:
+    import asyncio
+    from unittest import mock
+
+    from rasa.core.actions.forms import FormAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tuning import tracker_copy
+
+    tracker_copy.install()
+    domain = Domain.from_yaml(STATES_DOMAIN_YAML)
+    form = FormAction("ticket_form", None)
+    tracker = DialogueStateTracker("s", domain.slots)
+    tracker.model_id, tracker.assistant_id = "model", "assistant"  # set by Rasa's processor, not replayed
+    for event in _states_history():
+        tracker.update(event, domain)
+        ours = tracker.copy()
+        rasas = _with_rasas_methods(["copy"], tracker.copy)
+        assert _tracker_state(ours) == _tracker_state(rasas)
+        assert ours.slots is not tracker.slots and ours.events is not tracker.events
+        assert all(a is not b for a, b in zip(ours.slots.values(), tracker.slots.values()))
+        if tracker.active_loop:
+            assert ours.active_loop is not tracker.active_loop
+        extra = [SlotSet("phone", "1380000")]
+        with mock.patch.object(FormAction, "get_slot_to_fill", return_value="phone"):
+            ours = form._temporary_tracker(tracker, list(extra), domain)
+            rasas = tracker_copy._RASA_TEMPORARY_TRACKER(form, tracker, list(extra), domain)
+        assert _tracker_state(ours) == {**_tracker_state(rasas), "events": _tracker_state(ours)["events"]}
+        assert [type(e) for e in ours.events] == [type(e) for e in rasas.events]
+        assert ours.events[-1] == rasas.events[-1] and ours.current_state() == rasas.current_state()
+    asyncio.run(asyncio.sleep(0))
+
+
+def test_past_states_carry_on_across_a_forms_executions() -> None:
+    """A form's next execution cuts the applied events back to its previous one: the fold carries on
+    from there, and starts from the first event only at a session start or a restart."""
+    from unittest import mock
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import Restarted, SessionStarted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from tuning import applied_events, past_states
+
+    applied_events.install()
+    past_states.install()
+    domain = Domain.from_yaml(STATES_DOMAIN_YAML)
+    tracker = DialogueStateTracker("s", domain.slots)
+    starts = 0
+    with mock.patch.object(
+        DialogueStateTracker, "init_copy", autospec=True, side_effect=DialogueStateTracker.init_copy
+    ) as init_copy:
+        for event in _states_history():
+            tracker.update(event, domain)
+            calls = init_copy.call_count
+            assert tracker.past_states(domain, False, True, RULE_ONLY_DATA) == (
+                domain.states_for_tracker_history(tracker, False, True, RULE_ONLY_DATA)
+            )
+            starts += init_copy.call_count - calls - 1  # Rasa's own makes one
+    assert starts == sum(isinstance(e, (SessionStarted, Restarted)) for e in _states_history()) + 1
+
+
+def test_the_quick_check_of_action_replies_agrees_with_the_whole_schema() -> None:
+    """Valid replies of every kind of event pass the quick check; whatever it passes, the whole schema
+    passes (what it does not pass is checked against the whole schema, with Rasa's error)."""
+    import itertools
+
+    from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+
+    from tuning.action_result_validation import _validator, quickly_valid
+
+    kinds = [branch["properties"]["event"]["const"] for branch in EVENT_SCHEMA["oneOf"]]
+    valid_events = [{"event": kind, "timestamp": 1.0} for kind in kinds if kind not in ("slot", "entities")]
+    valid_events += [
+        {"event": "slot", "name": "topic", "value": None},
+        {"event": "slot", "name": "topic", "value": {"any": ["thing"]}, "metadata": None},
+        {"event": "entities", "entities": [{"entity": "city", "value": "北京", "start": 0, "end": 2}]},
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 0.9}}},
+        {"event": "action", "name": "utter_x", "policy": None, "confidence": 1.0, "hide_rule_turn": False},
+        {"event": "bot", "text": "hi", "data": {"buttons": []}, "metadata": {}},
+    ]
+    invalid_events = [
+        {},
+        {"event": "nope"},
+        {"event": 3},
+        {"event": ["slot"]},
+        {"event": "slot", "name": "topic"},
+        {"event": "slot", "name": 3, "value": 1},
+        {"event": "entities"},
+        {"event": "entities", "entities": [{"entity": "city"}]},
+        {"event": "user", "text": 3},
+        {"event": "user", "parse_data": {"intent": {"name": 3}}},
+        {"event": "user", "parse_data": {"entities": [{"value": 1}]}},
+        {"event": "action", "hide_rule_turn": "no"},
+        {"event": "bot", "timestamp": "now"},
+        {"event": "bot", "metadata": []},
+        "slot",
+        None,
+    ]
+    replies = [{"events": [event]} for event in valid_events + invalid_events]
+    replies += [{"events": list(pair)} for pair in itertools.product(valid_events[:6], invalid_events[:6])]
+    replies += [
+        {},
+        {"events": [], "responses": []},
+        {"events": None},
+        {"events": {}},
+        {"responses": [{"text": "x"}, "text"]},
+        {"responses": {"text": "x"}},
+        {"other": 1, "events": valid_events, "responses": [{"text": "x", "buttons": []}]},
+        [],
+        "reply",
+    ]
+    for reply in replies:
+        whole = _validator().is_valid(reply)
+        quick = quickly_valid(reply)
+        assert not quick or whole, reply
+    for event in valid_events:
+        assert quickly_valid({"events": [event], "responses": [{"text": "x"}]}), event
+        assert _validator().is_valid({"events": [event]}), event
+
+
+def test_the_intent_classifiers_weights_in_column_order_give_the_same_probabilities() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    from tuning import logistic_regression
+
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 2000, density=0.01, format="csr", random_state=1)
+    y = rng.integers(0, 7, 300)
+    classifier = LogisticRegression(max_iter=200).fit(X, y)
+    messages = sp.random(40, 2000, density=0.01, format="csr", random_state=2)
+    before = classifier.predict_proba(messages)
+    logistic_regression.prepare(classifier)
+    assert classifier.coef_.T.flags["C_CONTIGUOUS"]
+    assert np.array_equal(classifier.predict_proba(messages), before)
+    assert [classifier.predict_proba(messages[i]).tolist() for i in range(3)] == [
+        before[i : i + 1].tolist() for i in range(3)
+    ]
+
+
+def test_the_last_event_of_a_kind_is_rasas_after_every_event() -> None:
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
+
+    from tuning import applied_events
+
+    applied_events.install()
+    domain = Domain.from_yaml(STATES_DOMAIN_YAML)
+    tracker = DialogueStateTracker("s", domain.slots)
+    kinds = [UserUttered, ActionExecuted, SlotSet, (BotUttered, ActiveLoop)]
+    for event in _states_history():
+        tracker.update(event, domain)
+        for kind in kinds:
+            for exclude in (None, ["action_listen"], ["action_listen", "ticket_form"]):
+                for skip in (0, 1, 3):
+                    for verbosity in (EventVerbosity.APPLIED, EventVerbosity.ALL):
+                        args = (kind, exclude, skip, verbosity)
+                        ours = tracker.get_last_event_for(*args)
+                        assert ours is applied_events._RASA_GET_LAST_EVENT_FOR(tracker, *args)
+
+
+def test_the_model_graph_run_in_order_gives_dasks_results() -> None:
+    """The trained model's NLU and policies give the same results with the sequential runner."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from scripts.bench import conversations
+    from tests.bot import MODEL
+    from tuning import graph_runner
+
+    if not MODEL.exists():
+        pytest.skip("run `make train` first")
+    processor = Agent.load(str(MODEL)).processor
+    texts = [text for script in conversations(12, seed=5) for text in script]
+
+    async def play():
+        parsed, predictions = [], []
+        tracker = DialogueStateTracker("graph", processor.domain.slots)
+        tracker.update(ActionExecuted("action_listen"))
+        for text in texts:
+            parse = await processor.parse_message(UserMessage(text, sender_id="graph"))
+            parsed.append(parse)
+            tracker.update(UserUttered(parse["text"], parse["intent"], parse["entities"], parse))
+            prediction = processor._predict_next_with_tracker(tracker)
+            predictions.append((prediction.max_confidence_index, prediction.policy_name, prediction.events))
+            tracker.update(ActionExecuted("action_listen"))
+        return parsed, predictions
+
+    results, installed = {}, DaskGraphRunner.run
+    for name, method in (("rasa", graph_runner._RASA_RUN), ("ours", graph_runner.run)):
+        DaskGraphRunner.run = method
+        try:
+            results[name] = asyncio.run(play())
+        finally:
+            DaskGraphRunner.run = installed
+    assert results["ours"] == results["rasa"]

@@ -7,9 +7,23 @@ loaded (LRU, `cache_size` of them) and on `retrieve` runs one cheap query instea
 largest id of the conversation's stored rows. If they are what they were when the tracker was cached,
 the database holds nothing the cached tracker lacks and a copy of it is returned; otherwise (another
 Rasa server sharing the database wrote to the conversation, or anything else changed it) the tracker is
-loaded from the database as Rasa does. Saving is Rasa's own: the events the database lacks are written
-and committed before `save` returns, so nothing lives only in memory. A copy is handed out, so a
-message whose handling fails leaves the cached tracker as it was.
+loaded from the database as Rasa does (a conversation without rows is not loaded: Rasa finds none).
+Saving writes what Rasa's save writes: the events the database lacks, committed before `save` returns,
+so nothing lives only in memory. Rasa counts the rows of the conversation's session to know which
+events those are (a query with a sub-query per message); this store knows which events it handed out,
+read from the session's rows, so a tracker that goes on from one it handed out writes the events added
+since, and its new stamp follows from the rows written (if anything else wrote to the conversation
+meanwhile, that stamp differs from the database's and the next `retrieve` reloads; Rasa's count would
+have skipped as many of the new events). Any other tracker is saved Rasa's way. A copy is handed out,
+so a message whose handling fails leaves the cached tracker as it was.
+
+On SQLite (the laptop profile) the connections are kept open between messages instead of opened per
+query (SQLAlchemy 1.4's default for a file), and the file is in write-ahead-log mode with
+`synchronous=NORMAL`: a commit appends to the log without waiting for the disk, which makes it a
+fraction of the rollback journal's cost, and stays durable across a crash or `kill -9` of the
+process (the log is written before the commit returns, so the operating system has it); only a
+power loss or an operating-system crash can lose the last commits (the database is never corrupted).
+Readers and several Rasa servers on one file work as before (readers see every commit).
 """
 
 from __future__ import annotations
@@ -18,23 +32,50 @@ import copy
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from agents import live
-from tuning import applied_events
+from tuning import applied_events, graph_runner, logistic_regression, past_states, startup, tracker_copy
 
 logger = logging.getLogger(__name__)
 
-# A cached tracker keeps what it computed: its applied events are continued, not redone, per message.
+# A cached tracker keeps what it computed: its applied events and the states the policies read are
+# continued, not redone, per message; Rasa's temporary copies of it copy its state instead of
+# replaying its events (tuning/).
 applied_events.install()
+past_states.install()
+tracker_copy.install()
+# Loaded with the server's endpoints, before its model: the intent classifier's weights are stored in
+# the order its prediction reads them (tuning/logistic_regression.py); the model's graph is run without
+# dask's scheduler (tuning/graph_runner.py); per-request work done once (tuning/startup.py).
+logistic_regression.install()
+graph_runner.install()
+startup.install()
 
 Stamp = Tuple[int, Optional[int]]  # number of stored rows of the conversation, largest id
+
+
+class HandedOut(NamedTuple):
+    """What the database held of a conversation when its tracker was handed out."""
+
+    stamp: Stamp
+    session_rows: int  # rows of the latest session: the first events of the tracker handed out
+    last_event: Optional[Any]  # the tracker's event for the last of them
+
+
+def _sqlite_connection_settings(connection: Any, _record: Any) -> None:
+    """Write-ahead log, commits not waiting for the disk: see the module's docstring."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
@@ -47,7 +88,7 @@ def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
     clone.events = tracker._create_events(list(tracker.events))
     clone.slots = copy.copy(tracker.slots)  # keeps AnySlotDict's type for trackers without a domain
     for name, slot in tracker.slots.items():
-        clone.slots[name] = copy.copy(slot)
+        clone.slots[name] = tracker_copy.copy_slot(slot)
     clone.active_loop = copy.copy(tracker.active_loop)
     clone.latest_action = dict(tracker.latest_action) if tracker.latest_action else tracker.latest_action
     return clone
@@ -60,14 +101,44 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self.cache_size = int(cache_size)
         self._cache: OrderedDict[str, Tuple[Stamp, DialogueStateTracker]] = OrderedDict()
+        self._handed_out: OrderedDict[str, HandedOut] = OrderedDict()
+        event, sender = self.SQLEvent, sa.bindparam("sender_id")
+        self._stamp_query = sa.select(sa.func.count(event.id), sa.func.max(event.id)).where(
+            event.sender_id == sender
+        )
+        self._largest_id = sa.select(sa.func.max(event.id)).where(event.sender_id == sender)
+        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            self._keep_sqlite_connections()
+
+    @property
+    def domain(self) -> Domain:
+        return self._domain
+
+    @domain.setter
+    def domain(self, domain: Optional[Domain]) -> None:
+        """Set by Rasa when the server has loaded its model: the loaded objects are frozen then
+        (tuning/startup.py)."""
+        self._domain = domain or Domain.empty()
+        if not self._domain.is_empty():
+            startup.freeze_loaded_objects()
+
+    def _keep_sqlite_connections(self) -> None:
+        """The same SQLite file through a pool of open connections in write-ahead-log mode."""
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sa.create_engine(
+            url,
+            poolclass=sa.pool.QueuePool,
+            pool_size=2,
+            max_overflow=8,
+            # The pool hands a connection to one user at a time; Rasa may call the store from a thread.
+            connect_args={"check_same_thread": False},
+        )
+        sa.event.listen(self.engine, "connect", _sqlite_connection_settings)
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _stamp(self, session: Any, sender_id: str) -> Stamp:
-        event = self.SQLEvent
-        count, largest = (
-            session.query(sa.func.count(event.id), sa.func.max(event.id))
-            .filter(event.sender_id == sender_id)
-            .one()
-        )
+        count, largest = session.execute(self._stamp_query, {"sender_id": sender_id}).one()
         return int(count), largest
 
     def _remember(self, sender_id: str, stamp: Stamp, tracker: DialogueStateTracker) -> None:
@@ -80,8 +151,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """Drops one conversation's cached tracker, or all of them."""
         if sender_id is None:
             self._cache.clear()
+            self._handed_out.clear()
         else:
             self._cache.pop(sender_id, None)
+            self._handed_out.pop(sender_id, None)
+
+    def _hand_out(self, sender_id: str, stamp: Stamp, tracker: Optional[DialogueStateTracker]) -> None:
+        """Notes that `tracker` holds exactly the rows of the conversation's session as of `stamp`
+        (None: the conversation has no rows)."""
+        events = tracker.events if tracker is not None else []
+        self._handed_out[sender_id] = HandedOut(stamp, len(events), events[-1] if events else None)
+        self._handed_out.move_to_end(sender_id)
+        while len(self._handed_out) > self.cache_size:
+            self._handed_out.popitem(last=False)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         with self.session_scope() as session:
@@ -89,13 +171,36 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         cached = self._cache.get(sender_id)
         if cached is not None and cached[0] == stamp and self.domain is not None:
             self._cache.move_to_end(sender_id)
-            return copy_tracker(cached[1])
+            tracker = copy_tracker(cached[1])
+            self._hand_out(sender_id, stamp, tracker)
+            return tracker
+        self._handed_out.pop(sender_id, None)
+        if stamp[0] == 0:  # no row of the conversation: Rasa's query finds none either
+            self._cache.pop(sender_id, None)
+            self._hand_out(sender_id, stamp, None)  # a new tracker saves all its events
+            return None
         tracker = await super().retrieve(sender_id)
         if tracker is None:
             self._cache.pop(sender_id, None)
         else:
             self._remember(sender_id, stamp, tracker)
+            # Loaded with Rasa's query of the session's rows (if anything wrote since `stamp`, the
+            # stamp differs at `save`, which then counts them Rasa's way).
+            self._hand_out(sender_id, stamp, tracker)
         return tracker
+
+    def _known_rows(self, tracker: DialogueStateTracker) -> Optional[Tuple[Stamp, int]]:
+        """The database's stamp and the number of rows of the latest session when `tracker`'s
+        conversation was handed out, if `tracker` goes on from the tracker handed out."""
+        known = self._handed_out.get(tracker.sender_id)
+        events = tracker.events
+        if (
+            known is not None
+            and known.session_rows <= len(events)
+            and (known.session_rows == 0 or events[known.session_rows - 1] is known.last_event)
+        ):
+            return known.stamp, known.session_rows
+        return None
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save (the new events, committed); then the tracker is cached if `retrieve` would
@@ -104,24 +209,40 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._cache.pop(sender_id, None)  # if saving fails, the next retrieve reads the database
         await self.stream_events(tracker)
         with self.session_scope() as session:
-            stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+            known = self._known_rows(tracker)
+            if known is None:  # Rasa's count of the session's rows
+                before = self._stamp(session, sender_id)
+                stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+            else:
+                # What Rasa would count, unless something else wrote to the conversation since it
+                # was handed out: then this writes all the tracker's new events (Rasa's count would
+                # skip as many of them), and the stamp below differs from the database's.
+                before, stored = known
             new_events = list(tracker.events)[stored:]
-            for event in new_events:
-                session.add(self._row(sender_id, event))
+            rows = [self._row(sender_id, event) for event in new_events]
+            largest = before[1]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+                largest = session.execute(self._largest_id, {"sender_id": sender_id}).scalar()
+            # The stamp the database has after this commit, unless something else wrote to the
+            # conversation since `before` (then it differs, and the next retrieve reloads).
+            stamp = (before[0] + len(rows), largest)
             session.commit()
-            stamp = self._stamp(session, sender_id)
+        self._handed_out.pop(sender_id, None)
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
-        if tracker.is_paused() and any(isinstance(event, UserUttered) for event in new_events):
-            # The user wrote while an agent has the conversation: the agent's console must hear it.
+        waiting = tracker.is_paused() or tracker.get_slot("queued_for_human")
+        if waiting and any(isinstance(event, UserUttered) for event in new_events):
+            # The user wrote while queued for or talking with an agent: the consoles must hear it.
             live.safe_publish(sender_id, "message")
         fresh_session = any(isinstance(event, SessionStarted) for event in new_events)
         if stored <= len(tracker.events) and not fresh_session:
             self._remember(sender_id, stamp, tracker)
+            self._hand_out(sender_id, stamp, tracker)  # the session's rows are the tracker's events
 
-    def _row(self, sender_id: str, event: Any) -> Any:
+    def _row(self, sender_id: str, event: Any) -> Dict[str, Any]:
         """The row Rasa's `SQLTrackerStore.save` writes for an event."""
         data = event.as_dict()
-        return self.SQLEvent(
+        return dict(
             sender_id=sender_id,
             type_name=event.type_name,
             timestamp=data.get("timestamp"),
