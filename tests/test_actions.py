@@ -201,7 +201,7 @@ def test_the_description_asked_for_a_human_is_never_answered_instead(sim_now, ac
     tracker = make_tracker(intent, "how long will it take", slots={"human_requested": True})
     messages, events = run_action(action, tracker)
     assert responses(messages) == ["utter_queued"]
-    assert slot_events(events) == {"human_requested": False}
+    assert slot_events(events) == {"human_requested": False, "queued_for_human": True}
 
 
 def test_a_transfer_after_asking_the_hours_still_asks_for_the_problem(sim_now) -> None:
