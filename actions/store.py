@@ -140,7 +140,10 @@ def engine() -> Engine:
     return _engine_for(database_url())
 
 
-def _utc(moment: datetime) -> datetime:
+def to_stored_time(moment: datetime) -> datetime:
+    """How times are stored: naive UTC (a naive `moment` is taken to be UTC already)."""
+    if moment.tzinfo is None:
+        return moment
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
@@ -179,7 +182,7 @@ def create_ticket(
                 contact_channel=contact_channel,
                 contact_detail=contact_detail,
                 status=status,
-                created_at=_utc(now),
+                created_at=to_stored_time(now),
             )
         ).inserted_primary_key[0]
         # The row id is unique in the database, so the number is too, whichever process creates it.
@@ -242,7 +245,7 @@ def enqueue_for_human(conversation_id: str, topic: str, description: str, now: d
                     topic=topic,
                     description=description,
                     status="waiting",
-                    enqueued_at=_utc(now),
+                    enqueued_at=to_stored_time(now),
                 )
             ).inserted_primary_key[0]
         return connection.execute(
@@ -254,7 +257,7 @@ def save_rating(conversation_id: str, topic: str, score: int, now: datetime) -> 
     with engine().begin() as connection:
         connection.execute(
             ratings.insert().values(
-                conversation_id=conversation_id, topic=topic, score=score, created_at=_utc(now)
+                conversation_id=conversation_id, topic=topic, score=score, created_at=to_stored_time(now)
             )
         )
 
@@ -300,23 +303,3 @@ def open_queue() -> List[QueueEntry]:
         )
         for row in rows
     ]
-
-
-def record_agent_action(conversation_id: str, agent: str, action: str, text: str, now: datetime) -> None:
-    """Logs an agent's action and moves the conversation's queue entry along (take / close)."""
-    new_status = {"take": "taken", "close": "closed"}.get(action)
-    with engine().begin() as connection:
-        connection.execute(
-            agent_actions.insert().values(
-                conversation_id=conversation_id, agent=agent, action=action, text=text, at=_utc(now)
-            )
-        )
-        if new_status:
-            connection.execute(
-                handoff_queue.update()
-                .where(
-                    handoff_queue.c.conversation_id == conversation_id,
-                    handoff_queue.c.status.in_(OPEN_QUEUE_STATUSES),
-                )
-                .values(status=new_status, agent=agent)
-            )

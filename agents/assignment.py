@@ -44,14 +44,14 @@ class QueueItem:
     green_channel: Optional[str]  # the channel the article routes this case straight to
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    return store._utc(moment)
-
-
 def _log(connection, conversation_id: str, agent: str, action: str, text: str, now: datetime) -> None:
     connection.execute(
         store.agent_actions.insert().values(
-            conversation_id=conversation_id, agent=agent, action=action, text=text, at=_naive_utc(now)
+            conversation_id=conversation_id,
+            agent=agent,
+            action=action,
+            text=text,
+            at=store.to_stored_time(now),
         )
     )
 

@@ -37,7 +37,7 @@ def add_note(conversation_id: str, agent: Agent, text: str, now: datetime) -> No
                 agent=agent.username,
                 author=agent.display_name,
                 text=text,
-                at=store._utc(now),
+                at=store.to_stored_time(now),
             )
         )
     return Note(agent.display_name, agent.username, text, now)

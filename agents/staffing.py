@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Tuple
 
 from sqlalchemy import func, select
@@ -51,12 +51,6 @@ class Staffing:
     @property
     def free_slots(self) -> int:
         return max(self.capacity - self.open_chats, 0)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def has_agent_accounts() -> bool:
@@ -112,7 +106,7 @@ def staffing_now(now: datetime, online_at: Optional[datetime] = None) -> Staffin
     online = online_agents(online_at)
     with engine().connect() as connection:
         open_chats = _open_chats(connection, [agent.username for agent in online])
-        durations = _handling_minutes(connection, _naive_utc(now))
+        durations = _handling_minutes(connection, store.to_stored_time(now))
     mean = sum(durations) / len(durations) if len(durations) >= MIN_MEASURED_CHATS else None
     return Staffing(
         online=len(online),
