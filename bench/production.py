@@ -234,7 +234,7 @@ def checked(
 def production_env(
     pg: postgres.TempPostgres, redis: redis_server.TempRedis, action_port: int
 ) -> Dict[str, str]:
-    """endpoints.production.yml's variables and the service database, as tests/test_scale_out.py sets them."""
+    """endpoints.production.yml's variables and the service database (tests/test_scale_out.py too)."""
     from scripts.bench import SIM_NOW
 
     return {

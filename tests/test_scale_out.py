@@ -16,6 +16,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from bench.production import production_env
 from scripts.agent_client import add_agent, agent_headers
 from scripts.servers import ROOT, action_server, free_port, rasa_server
 from tests import postgres, redis_server
@@ -37,20 +38,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     pg = postgres.TempPostgres().init()
     redis = redis_server.TempRedis().start()
     action_port = free_port()
-    env = {
-        "CS_SIM_NOW": SIM_NOW,
-        "CS_DATABASE_URL": pg.url,
-        "ACTION_ENDPOINT_URL": f"http://localhost:{action_port}/webhook",
-        "DB_HOST": "127.0.0.1",
-        "DB_PORT": str(pg.port),
-        "DB_NAME": "postgres",
-        "DB_USER": "postgres",
-        "DB_PASSWORD": "unused",
-        "REDIS_HOST": "127.0.0.1",
-        "REDIS_PORT": str(redis.port),
-        "CS_SOCKETIO_REDIS_URL": f"redis://127.0.0.1:{redis.port}/2",
-        "CS_AGENT_TOKEN": AGENT_TOKEN,
-    }
+    env = {**production_env(pg, redis, action_port), "CS_SIM_NOW": SIM_NOW, "CS_AGENT_TOKEN": AGENT_TOKEN}
     servers = [action_server(action_port, workdir / "actions.log", env).start()]
     endpoints = ROOT / "endpoints.production.yml"
     ports = [free_port(), free_port()]
