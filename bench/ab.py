@@ -38,20 +38,11 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench import EDGE, SIM_NOW, conversations, play, rss_mb  # noqa: E402
+from scripts.bench import EDGE, SIM_NOW, conversations, play, rss_mb, write_endpoints  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server  # noqa: E402
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 OUT = ROOT / "results" / "ab"
-
-
-def endpoints(path: Path, action_port: int, tracker_db: Path, store: str) -> Path:
-    path.write_text(
-        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: {store}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
-        encoding="utf-8",
-    )
-    return path
 
 
 def py_spy(pid: int, out: Path) -> subprocess.Popen:
@@ -107,7 +98,7 @@ def main() -> int:
             port = free_port()
             started = time.monotonic()
             servers[name] = rasa_server(
-                args.model, port, endpoints(OUT / f"{name}-endpoints.yml", action_port, db, store),
+                args.model, port, write_endpoints(OUT / f"{name}-endpoints.yml", action_port, db, store),
                 OUT / f"{name}-rasa.log", env,
             ).start()  # fmt: skip
             ready[name] = round(time.monotonic() - started, 1)
