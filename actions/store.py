@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.clock import SERVICE_TIMEZONE
 from actions.parsing import format_ticket_number
+from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
 
 # What callers catch when the database cannot be reached or refuses a statement.
 StoreError = SQLAlchemyError
@@ -131,7 +132,10 @@ def database_url() -> str:
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if is_sqlite_file(url):
+        engine = sqlite_file_engine(url, future=True)
+    else:
+        engine = create_engine(url, future=True, pool_pre_ping=True)
     metadata.create_all(engine)
     return engine
 

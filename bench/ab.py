@@ -38,8 +38,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench import EDGE, SIM_NOW, conversations, play, rss_mb, write_endpoints  # noqa: E402
-from scripts.servers import ROOT, action_server, free_port, rasa_server  # noqa: E402
+from scripts.bench import EDGE, SIM_NOW, conversations, play, rss_mb  # noqa: E402
+from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 OUT = ROOT / "results" / "ab"

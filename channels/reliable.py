@@ -23,8 +23,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels import admission
 from components.language_detector import ENGLISH, detect_language
-from tuning import action_call_events, action_result_validation
+from tuning import action_call_events, action_client, action_result_validation
 
 # Loaded by every Rasa server of this project (credentials.yml), so the server validates action replies
 # with a compiled validator (tuning/action_result_validation.py).
@@ -32,6 +33,9 @@ action_result_validation.install()
 # ... and sends the action server the current turn's events, not the whole conversation
 # (tuning/action_call_events.py).
 action_call_events.install()
+# ... over connections kept open, its replies' events turned into classes from a table
+# (tuning/action_client.py).
+action_client.install()
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +159,8 @@ def always_reply(on_new_message: OnNewMessage) -> OnNewMessage:
         counting = CountingOutputChannel(output)
         message.output_channel = counting
         try:
-            await on_new_message(message)
+            async with admission.admitted():
+                await on_new_message(message)
         except Exception:
             logger.exception("Handling a message failed; answering with %s.", UNAVAILABLE_RESPONSE)
         if counting.sent == 0 and not await _is_paused(message.sender_id):
@@ -182,6 +187,7 @@ class ReliableRestInput(RestInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = super().blueprint(always_reply(on_new_message))
+        webhook.listener("after_server_stop")(action_client.close_sessions)
 
         @webhook.middleware("request")
         async def check_request(request: Request) -> Optional[HTTPResponse]:
@@ -222,6 +228,7 @@ class ReliableSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         blueprint = super().blueprint(always_reply(with_links(on_new_message)))
+        blueprint.listener("after_server_stop")(action_client.close_sessions)
         redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
         if redis_url and self.sio is not None:
             share_rooms_through_redis(self.sio, redis_url)

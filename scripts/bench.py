@@ -40,12 +40,14 @@ from scripts.servers import (  # noqa: E402
     action_server,
     free_port,
     rasa_server,
+    write_endpoints,
 )
 
 OUT = ROOT / "results" / "bench"
 CONFIGS = {"ours": ROOT / "config.yml", "baseline": ROOT / "bench" / "baseline_config.yml"}
 SIM_NOW = "2026-11-25T10:00:00+08:00"
-# Tracker store of each config: ours as in endpoints.yml, the baseline Rasa's own.
+# Tracker store of each config: ours as in endpoints.yml, the baseline Rasa's own (and Rasa's default of
+# sending the whole domain in every action call).
 STORES = {"ours": "tracker_stores.cached_sql.CachedSQLTrackerStore", "baseline": "SQL"}
 EDGE = 10  # the long conversation compares the median of its first and last EDGE replies
 
@@ -151,15 +153,6 @@ def long_conversation(url: str, messages: int, seed: int) -> Dict:
     }
 
 
-def write_endpoints(path: Path, action_port: int, tracker_db: Path, store: str) -> Path:
-    path.write_text(
-        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: {store}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
 def serve_and_measure(name: str, single: int, concurrent: int, clients: int, long: int) -> Dict:
     work = OUT / f"{name}-serve"
     work.mkdir(parents=True, exist_ok=True)
@@ -168,7 +161,9 @@ def serve_and_measure(name: str, single: int, concurrent: int, clients: int, lon
     actions = action_server(action_port, work / "actions.log", env).start()
     tracker_db = work / "tracker.db"
     tracker_db.unlink(missing_ok=True)
-    endpoints = write_endpoints(work / "endpoints.yml", action_port, tracker_db, STORES[name])
+    endpoints = write_endpoints(
+        work / "endpoints.yml", action_port, tracker_db, STORES[name], selective_domain=name == "ours"
+    )
     rasa = rasa_server(OUT / f"{name}.tar.gz", rasa_port, endpoints, work / "rasa.log", env)
     started = time.monotonic()
     rasa.start()

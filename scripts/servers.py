@@ -36,12 +36,17 @@ def free_port() -> int:
 TRACKER_STORE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
 
 
-def write_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
-    """An endpoints file for a given action-server port and SQLite tracker-store file, with the
-    tracker store of endpoints.yml (tracker_stores/cached_sql.py)."""
+def write_endpoints(
+    path: Path, action_port: int, tracker_db: Path, store: str = TRACKER_STORE, selective_domain: bool = True
+) -> Path:
+    """An endpoints file for a given action-server port and SQLite tracker-store file, as endpoints.yml
+    (the project's tracker store, tracker_stores/cached_sql.py; the domain sent only to the actions that
+    read it); Rasa's defaults with store="SQL", selective_domain=False."""
+    action = f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
+    if selective_domain:
+        action += "  enable_selective_domain: true\n"
     path.write_text(
-        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: {TRACKER_STORE}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
+        action + f'tracker_store:\n  type: {store}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
         encoding="utf-8",
     )
     return path

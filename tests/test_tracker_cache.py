@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+import yaml
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -29,7 +30,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from scripts.servers import ROOT, action_server, free_port, rasa_server
+from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints
 from tests.bot import MODEL, joined, rest_message
 from tracker_stores.cached_sql import CachedSQLTrackerStore
 from tuning import applied_events
@@ -118,6 +119,37 @@ def test_a_handed_out_tracker_changed_but_not_saved_leaves_the_cache_alone(tmp_p
     assert stored_texts(path, "s") == ["saved"]
 
 
+def test_a_new_conversation_is_cached_as_rasa_would_load_it(tmp_path: Path, monkeypatch) -> None:
+    """The first save of a conversation starts its session: the tracker cached then is the one Rasa's
+    store loads (the rows from the session's start on), made without reading the database; a later
+    session of the same conversation is loaded Rasa's way."""
+    path = tmp_path / "tracker.db"
+    cached, loads = store(path), []
+    rasas_load = SQLTrackerStore._retrieve
+
+    async def counted_load(self, *args, **kwargs):
+        loads.append(args[0])
+        return await rasas_load(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLTrackerStore, "_retrieve", counted_load)
+    reference_store = SQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+    for session_index in range(2):
+        tracker = run(cached.get_or_create_tracker("s"))
+        grow(tracker, [ActionExecuted("action_session_start"), SessionStarted(), SlotSet("topic", "kept")])
+        grow(tracker, [ActionExecuted("action_listen")] + turn(f"first of session {session_index}"))
+        run(cached.save(tracker))
+        loads.clear()
+        hit = run(cached.retrieve("s"))
+        reference = run(rasas_load(reference_store, "s", fetch_events_from_all_sessions=False))
+        assert loads == ([] if session_index == 0 else ["s"])  # a later session: Rasa's load
+        assert list(hit.events) == list(reference.events)
+        assert hit.current_state() == reference.current_state()
+        assert not isinstance(hit.events[0], ActionExecuted)  # written before the session's start
+        grow(hit, turn("second"))
+        run(cached.save(hit))
+    assert stored_texts(path, "s") == ["first of session 0", "second", "first of session 1", "second"]
+
+
 def test_the_cache_is_bounded(tmp_path: Path) -> None:
     cached = store(tmp_path / "tracker.db", cache_size=2)
     for sender in ("a", "b", "c"):
@@ -126,6 +158,20 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
         run(cached.save(tracker))
         run(cached.retrieve(sender))
     assert list(cached._cache) == ["b", "c"]
+
+
+def test_the_service_database_on_sqlite_keeps_its_connections_in_write_ahead_log_mode(tmp_path: Path) -> None:
+    """Tickets, queue and consoles' events (actions/store.py) use the same SQLite settings as the
+    tracker store: one kept connection serves one user after another."""
+    from actions import store as service_store
+
+    engine = service_store._engine_for(f"sqlite:///{tmp_path / 'service.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        first = connection.connection.dbapi_connection
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection is first
 
 
 def test_sqlite_in_write_ahead_log_mode_and_a_write_between_retrieve_and_save(tmp_path: Path) -> None:
@@ -212,18 +258,11 @@ def say(port: int, sender: str, text: str) -> str:
     return joined(rest_message(port, sender, text))
 
 
-def cached_endpoints(path: Path, action_port: int, tracker_db: Path) -> Path:
-    path.write_text(
-        f'action_endpoint:\n  url: "http://localhost:{action_port}/webhook"\n'
-        f'tracker_store:\n  type: {STORE_TYPE}\n  dialect: "sqlite"\n  db: "{tracker_db}"\n',
-        encoding="utf-8",
-    )
-    return path
-
-
-def test_the_laptop_endpoints_use_the_cached_store() -> None:
+def test_both_profiles_use_the_cached_store_and_send_the_domain_only_where_read() -> None:
     for name in ("endpoints.yml", "endpoints.production.yml"):
-        assert f"type: {STORE_TYPE}" in (ROOT / name).read_text("utf-8"), name
+        endpoints = yaml.safe_load((ROOT / name).read_text("utf-8"))
+        assert endpoints["tracker_store"]["type"] == STORE_TYPE, name
+        assert endpoints["action_endpoint"]["enable_selective_domain"] is True, name
 
 
 @pytest.mark.servers
@@ -233,7 +272,7 @@ def test_two_servers_on_one_sqlite_file_and_a_kill_right_after_a_reply(tmp_path:
     env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{tmp_path / 'service.db'}"}
     action_port = free_port()
     tracker_db = tmp_path / "tracker.db"
-    endpoints = cached_endpoints(tmp_path / "endpoints.yml", action_port, tracker_db)
+    endpoints = write_endpoints(tmp_path / "endpoints.yml", action_port, tracker_db)
     ports = [free_port(), free_port()]
     servers = [action_server(action_port, tmp_path / "actions.log", env).start()]
     try:

@@ -6,6 +6,7 @@ import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 
+from scripts.servers import free_port
 from tuning.action_result_validation import validate_action_result
 
 SPEC = RemoteAction.action_response_format_spec()
@@ -480,3 +481,113 @@ def test_the_model_graph_run_in_order_gives_dasks_results() -> None:
         finally:
             DaskGraphRunner.run = installed
     assert results["ours"] == results["rasa"]
+
+
+def test_the_classifiers_input_row_is_rasas() -> None:
+    """The sentence features laid side by side (tuning/logistic_regression.py) are the matrix Rasa's
+    `_create_X` makes, and the trained model reads the same intents with the same confidences."""
+    import asyncio
+
+    import numpy as np
+    import scipy.sparse as sp
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+    from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+    from rasa.shared.nlu.training_data.features import Features
+    from rasa.shared.nlu.training_data.message import Message
+
+    from scripts.bench import conversations
+    from tests.bot import MODEL
+    from tuning import logistic_regression
+
+    messages = []
+    for seed in range(3):
+        message = Message({"text": "x"})
+        for origin, width in (("chars", 7), ("words", 5)):
+            for kind in ("sequence", "sentence"):
+                rows = 3 if kind == "sequence" else 1
+                matrix = sp.random(rows, width, density=0.5, format="coo", random_state=seed)
+                message.add_features(Features(matrix, kind, "text", origin))
+        messages.append(message)
+    ours = logistic_regression.create_x(None, messages)
+    rasas = logistic_regression._RASA_CREATE_X(None, messages)
+    assert ours.dtype == rasas.dtype and ours.shape == rasas.shape == (3, 12)
+    assert np.array_equal(ours.toarray(), rasas.toarray())
+
+    if not MODEL.exists():
+        pytest.skip("run `make train` first")
+    processor = Agent.load(str(MODEL)).processor
+    texts = [text for script in conversations(30, seed=6) for text in script]
+
+    def parse_all():
+        return [asyncio.run(processor.parse_message(UserMessage(text, sender_id="x"))) for text in texts]
+
+    installed = LogisticRegressionClassifier._create_X
+    try:
+        LogisticRegressionClassifier._create_X = logistic_regression._RASA_CREATE_X
+        reference = parse_all()
+    finally:
+        LogisticRegressionClassifier._create_X = installed
+    LogisticRegressionClassifier._create_X = logistic_regression.create_x
+    try:
+        assert parse_all() == reference
+    finally:
+        LogisticRegressionClassifier._create_X = installed
+
+
+def test_event_classes_are_looked_up_as_rasa_does() -> None:
+    import rasa.shared.utils.common
+    from rasa.shared.core.events import Event
+
+    from tuning import action_client
+
+    for cls in rasa.shared.utils.common.all_subclasses(Event):
+        rasas = next(
+            c for c in rasa.shared.utils.common.all_subclasses(Event) if c.type_name == cls.type_name
+        )
+        assert action_client.resolve_by_type(cls.type_name) is rasas
+    assert action_client.resolve_by_type("topic") is None
+    assert action_client.resolve_by_type("no such event", default=Event) is Event
+    with pytest.raises(ValueError):
+        action_client.resolve_by_type("no such event")
+
+
+def test_action_calls_go_over_one_kept_connection() -> None:
+    """Rasa's request (same body, errors) on a session kept per endpoint: three calls, one connection."""
+    import asyncio
+
+    from aiohttp import web
+    from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+    from tuning import action_client
+
+    async def scenario():
+        peers = []
+
+        async def webhook(request):
+            peers.append(request.transport.get_extra_info("peername"))
+            body = await request.json()
+            if body.get("fail"):
+                return web.json_response({"error": "no"}, status=400)
+            return web.json_response({"echo": body, "token": request.query.get("token")})
+
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="t")
+        try:
+            replies = [await action_client.request(endpoint, json={"n": n}) for n in range(3)]
+            with pytest.raises(ClientResponseError) as refused:
+                await action_client.request(endpoint, json={"fail": True})
+        finally:
+            await action_client.close_sessions()
+            await runner.cleanup()
+        return replies, refused.value.status, peers
+
+    replies, status, peers = asyncio.run(scenario())
+    assert replies == [{"echo": {"n": n}, "token": "t"} for n in range(3)]
+    assert status == 400
+    assert len(peers) == 4 and len(set(peers)) == 1  # every call on the same client port

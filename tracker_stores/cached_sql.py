@@ -17,13 +17,9 @@ meanwhile, that stamp differs from the database's and the next `retrieve` reload
 have skipped as many of the new events). Any other tracker is saved Rasa's way. A copy is handed out,
 so a message whose handling fails leaves the cached tracker as it was.
 
-On SQLite (the laptop profile) the connections are kept open between messages instead of opened per
-query (SQLAlchemy 1.4's default for a file), and the file is in write-ahead-log mode with
-`synchronous=NORMAL`: a commit appends to the log without waiting for the disk, which makes it a
-fraction of the rollback journal's cost, and stays durable across a crash or `kill -9` of the
-process (the log is written before the commit returns, so the operating system has it); only a
-power loss or an operating-system crash can lose the last commits (the database is never corrupted).
-Readers and several Rasa servers on one file work as before (readers see every commit).
+On SQLite (the laptop profile) the file is opened as the service database is
+(actions/sqlite_engine.py): connections kept open, write-ahead log, `synchronous=NORMAL`; still
+durable across a crash or `kill -9` of the server, and several Rasa servers can share the file.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ import copy
 import json
 import logging
 from collections import OrderedDict
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
@@ -41,6 +37,7 @@ from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
 from agents import live
 from tuning import applied_events, graph_runner, logistic_regression, past_states, startup, tracker_copy
 
@@ -68,14 +65,6 @@ class HandedOut(NamedTuple):
     stamp: Stamp
     session_rows: int  # rows of the latest session: the first events of the tracker handed out
     last_event: Optional[Any]  # the tracker's event for the last of them
-
-
-def _sqlite_connection_settings(connection: Any, _record: Any) -> None:
-    """Write-ahead log, commits not waiting for the disk: see the module's docstring."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
 
 
 def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
@@ -107,7 +96,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             event.sender_id == sender
         )
         self._largest_id = sa.select(sa.func.max(event.id)).where(event.sender_id == sender)
-        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+        if is_sqlite_file(self.engine.url):
             self._keep_sqlite_connections()
 
     @property
@@ -126,15 +115,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """The same SQLite file through a pool of open connections in write-ahead-log mode."""
         url = self.engine.url
         self.engine.dispose()
-        self.engine = sa.create_engine(
-            url,
-            poolclass=sa.pool.QueuePool,
-            pool_size=2,
-            max_overflow=8,
-            # The pool hands a connection to one user at a time; Rasa may call the store from a thread.
-            connect_args={"check_same_thread": False},
-        )
-        sa.event.listen(self.engine, "connect", _sqlite_connection_settings)
+        self.engine = sqlite_file_engine(url)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
 
     def _stamp(self, session: Any, sender_id: str) -> Stamp:
@@ -238,6 +219,28 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if stored <= len(tracker.events) and not fresh_session:
             self._remember(sender_id, stamp, tracker)
             self._hand_out(sender_id, stamp, tracker)  # the session's rows are the tracker's events
+        elif fresh_session and known is not None and known[0][0] == stored:
+            # A new session, and the tracker's events are every row of the conversation (a new
+            # conversation's first message): what Rasa's retrieve would load is known without a query.
+            loaded = self._latest_session(tracker, [row["data"] for row in rows], stored)
+            if loaded is not None:
+                self._remember(sender_id, stamp, loaded)
+                self._hand_out(sender_id, stamp, loaded)
+
+    def _latest_session(
+        self, tracker: DialogueStateTracker, new_rows_data: List[str], stored: int
+    ) -> Optional[DialogueStateTracker]:
+        """The tracker Rasa's `retrieve` makes when the conversation's rows are `tracker`'s events
+        (the first `stored` of them written before, then `new_rows_data`): the rows from the latest
+        `SessionStarted`'s timestamp on, decoded and replayed as Rasa does."""
+        events = list(tracker.events)
+        data = [json.dumps(event.as_dict()) for event in events[:stored]] + new_rows_data
+        starts = [event.timestamp for event in events if isinstance(event, SessionStarted)]
+        if not self.domain or not starts or len(data) != len(events):  # as Rasa: no domain, no tracker
+            return None
+        latest = max(starts)
+        session = [json.loads(row) for event, row in zip(events, data) if event.timestamp >= latest]
+        return DialogueStateTracker.from_dict(tracker.sender_id, session, self.domain.slots)
 
     def _row(self, sender_id: str, event: Any) -> Dict[str, Any]:
         """The row Rasa's `SQLTrackerStore.save` writes for an event."""
