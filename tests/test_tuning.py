@@ -591,3 +591,69 @@ def test_action_calls_go_over_one_kept_connection() -> None:
     assert replies == [{"echo": {"n": n}, "token": "t"} for n in range(3)]
     assert status == 400
     assert len(peers) == 4 and len(set(peers)) == 1  # every call on the same client port
+
+
+def test_the_rules_found_for_a_conversation_end_are_rasas() -> None:
+    """The trained RulePolicy finds the same rules with the remembered results (tuning/rule_lookup.py)
+    for every state of the test stories (forms, rejections, slots), in both of its rule tables."""
+    import random
+
+    from rasa.core.agent import Agent
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.core.training_data.structures import StoryGraph
+
+    from tests.bot import MODEL
+    from tuning import rule_lookup
+
+    if not MODEL.exists():
+        pytest.skip("run `make train` first")
+    processor = Agent.load(str(MODEL)).processor
+    policy = next(
+        node._component
+        for node in processor.graph_runner._instantiated_nodes.values()
+        if isinstance(getattr(node, "_component", None), RulePolicy)
+    )
+    domain = processor.domain
+    steps = []
+    for path in ("data/stories.yml", "data/rules.yml", "tests/test_stories.yml"):
+        steps += YAMLStoryReader(domain).read_from_file(path)
+    trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+    histories = [tracker.past_states(domain) for tracker in trackers]
+    rng, calls = random.Random(3), 0
+    for states in histories:
+        for end in range(1, len(states) + 1):
+            for table in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH):
+                lookup = policy.lookup[table]
+                prefix = states[:end]
+                if rng.random() < 0.3:  # a longer conversation before it
+                    prefix = rng.choice(histories) + prefix
+                expected = rule_lookup._RASA_GET_POSSIBLE_KEYS(policy, lookup, prefix)
+                assert rule_lookup.get_possible_keys(policy, lookup, prefix) == expected
+                assert rule_lookup.get_possible_keys(policy, lookup, prefix) == expected  # remembered
+                calls += 1
+    assert calls > 500 and policy.__dict__[rule_lookup._ATTRIBUTE]
+
+
+def test_deep_copies_only_for_debug_lines_that_are_written() -> None:
+    import logging
+
+    import rasa.core.processor
+    from rasa.utils.log_utils import configure_structlog
+
+    from tuning import debug_copies
+
+    debug_copies.install()
+    events = [{"event": "slot", "value": [1]}]
+    try:
+        configure_structlog(logging.INFO)
+        assert rasa.core.processor.copy.deepcopy(events) is events
+        configure_structlog(logging.DEBUG)
+        copied = rasa.core.processor.copy.deepcopy(events)
+        assert copied == events and copied is not events and copied[0]["value"] is not events[0]["value"]
+    finally:
+        configure_structlog(logging.INFO)
+    import copy
+
+    assert copy.deepcopy(events) is not events  # the module itself is untouched

@@ -39,7 +39,16 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
 from agents import live
-from tuning import applied_events, graph_runner, logistic_regression, past_states, startup, tracker_copy
+from tuning import (
+    applied_events,
+    debug_copies,
+    graph_runner,
+    logistic_regression,
+    past_states,
+    rule_lookup,
+    startup,
+    tracker_copy,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +64,10 @@ tracker_copy.install()
 logistic_regression.install()
 graph_runner.install()
 startup.install()
+# No deep copies for debug lines that are not written (tuning/debug_copies.py); the rules that fit
+# the end of a conversation looked up once per end (tuning/rule_lookup.py).
+debug_copies.install()
+rule_lookup.install()
 
 Stamp = Tuple[int, Optional[int]]  # number of stored rows of the conversation, largest id
 

@@ -1,0 +1,55 @@
+"""No deep copies for debug log lines that are not written.
+
+Rasa 3.6's processor, policies and forms pass deep copies of events, states and slots to their debug
+log lines (`structlogger.debug(..., rasa_events=copy.deepcopy(events))`); Python makes the copies
+before the call, so they cost the same when debug logging is off (the server's default): about
+80 copies a message. In those modules `copy.deepcopy` is used for nothing else, so their `copy` is
+replaced by one whose `deepcopy` copies only while structlog writes debug lines (`--debug`), and
+hands the object to the log call otherwise (which then drops it).
+"""
+
+from __future__ import annotations
+
+import copy
+from types import ModuleType
+from typing import Any, Optional
+
+import structlog
+
+# Rasa modules whose every `copy.deepcopy` is a debug log line's argument.
+_MODULES = (
+    "rasa.core.processor",
+    "rasa.core.policies.memoization",
+    "rasa.core.policies.rule_policy",
+    "rasa.core.actions.forms",
+)
+
+
+def debug_lines_written() -> bool:
+    """Whether structlog writes debug lines (Rasa configures a logger class filtering below its level,
+    whose `debug` is structlog's `_nop`)."""
+    debug = getattr(structlog.get_config().get("wrapper_class"), "debug", None)
+    return getattr(debug, "__name__", "") != "_nop"
+
+
+class _CopyForDebugLines(ModuleType):
+    """The `copy` module, but `deepcopy` only copies while debug lines are written."""
+
+    def __init__(self) -> None:
+        super().__init__("copy")
+        self.copy = copy.copy
+        self.Error = copy.Error
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Optional[dict] = None) -> Any:
+        return copy.deepcopy(value, memo) if debug_lines_written() else value
+
+
+def install() -> None:
+    import importlib
+
+    replacement = _CopyForDebugLines()
+    for name in _MODULES:
+        module = importlib.import_module(name)
+        if getattr(module, "copy", None) is copy:
+            module.copy = replacement
