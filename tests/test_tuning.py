@@ -6,7 +6,7 @@ import pytest
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 
-from scripts.servers import free_port
+from scripts.servers import ROOT, free_port
 from tuning.action_result_validation import validate_action_result
 
 SPEC = RemoteAction.action_response_format_spec()
@@ -657,3 +657,29 @@ def test_deep_copies_only_for_debug_lines_that_are_written() -> None:
     import copy
 
     assert copy.deepcopy(events) is not events  # the module itself is untouched
+
+
+def test_skops_imported_quickly_lists_the_same_types() -> None:
+    """skops imported with the quicker module search (tuning/skops_import.py) trusts the same types."""
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, json, scipy.special\n"
+        "if sys.argv[1] == 'quick':\n"
+        "    from tuning import skops_import; skops_import.import_skops()\n"
+        "    assert skops_import._SKOPS_WHICHMODULE is not None\n"
+        "from skops.io import _trusted_types as t, load\n"
+        "names = [t.SCIPY_UFUNC_TYPE_NAMES, t.NUMPY_UFUNC_TYPE_NAMES, t.SKLEARN_ESTIMATOR_TYPE_NAMES]\n"
+        "print(json.dumps(names))\n"
+    )
+    lists = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script, mode], capture_output=True, check=True, text=True, cwd=ROOT
+            ).stdout
+        )  # fmt: skip
+        for mode in ("quick", "usual")
+    ]
+    assert lists[0] == lists[1] and len(lists[0][0]) > 100
