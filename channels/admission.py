@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import AsyncIterator, Dict, Optional
+from typing import AsyncIterator, Dict, Optional, Tuple
 
 AT_ONCE_VARIABLE = "CS_MESSAGES_AT_ONCE"
 DEFAULT_AT_ONCE = 4
 
-_gates: Dict[int, Optional[asyncio.Semaphore]] = {}
+# The running loop's semaphore (None: no limit), with the loop it was made on (ids are reused).
+_gates: Dict[int, Tuple[asyncio.AbstractEventLoop, Optional[asyncio.Semaphore]]] = {}
 
 
 def messages_at_once() -> int:
@@ -35,11 +36,12 @@ def messages_at_once() -> int:
 
 def _gate() -> Optional[asyncio.Semaphore]:
     """The running event loop's semaphore (asyncio's wakes its waiters in arrival order)."""
-    loop_id = id(asyncio.get_running_loop())
-    if loop_id not in _gates:
+    loop = asyncio.get_running_loop()
+    made = _gates.get(id(loop))
+    if made is None or made[0] is not loop:
         limit = messages_at_once()
-        _gates[loop_id] = asyncio.Semaphore(limit) if limit else None
-    return _gates[loop_id]
+        made = _gates[id(loop)] = (loop, asyncio.Semaphore(limit) if limit else None)
+    return made[1]
 
 
 @contextlib.asynccontextmanager

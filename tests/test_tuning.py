@@ -683,3 +683,33 @@ def test_skops_imported_quickly_lists_the_same_types() -> None:
         for mode in ("quick", "usual")
     ]
     assert lists[0] == lists[1] and len(lists[0][0]) > 100
+
+
+def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> None:
+    """channels/admission.py: never more than CS_MESSAGES_AT_ONCE messages in progress; the others
+    start in the order they arrived; 0 admits all at once; a bad value keeps the default."""
+    import asyncio
+
+    from channels import admission
+
+    async def handle_all(count: int):
+        running, most, started = [0], [0], []
+
+        async def one(index: int) -> None:
+            async with admission.admitted():
+                started.append(index)
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+                await asyncio.sleep(0.01)  # waiting for the action server
+                running[0] -= 1
+
+        await asyncio.gather(*(one(index) for index in range(count)))
+        return most[0], started
+
+    monkeypatch.setenv(admission.AT_ONCE_VARIABLE, "3")
+    most, started = asyncio.run(handle_all(12))
+    assert most == 3 and started == list(range(12))
+    monkeypatch.setenv(admission.AT_ONCE_VARIABLE, "0")
+    assert asyncio.run(handle_all(12))[0] == 12
+    monkeypatch.setenv(admission.AT_ONCE_VARIABLE, "many")
+    assert admission.messages_at_once() == admission.DEFAULT_AT_ONCE
