@@ -20,6 +20,9 @@ so a message whose handling fails leaves the cached tracker as it was.
 On SQLite (the laptop profile) the file is opened as the service database is
 (actions/sqlite_engine.py): connections kept open, write-ahead log, `synchronous=NORMAL`; still
 durable across a crash or `kill -9` of the server, and several Rasa servers can share the file.
+The per-message statements (the stamp; the insert, the largest id and the commit) run on the pool's
+SQLite connections directly (`SqliteStatements`: SQLAlchemy's statement machinery cost more than
+SQLite's work for them), with the SQL SQLAlchemy compiles for them.
 """
 
 from __future__ import annotations
@@ -98,6 +101,50 @@ def copy_tracker(tracker: DialogueStateTracker) -> DialogueStateTracker:
     return clone
 
 
+class SqliteStatements:
+    """The store's per-message statements on the pool's SQLite connections, without SQLAlchemy's
+    statement machinery (which costs more than SQLite's own work for them); the SQL is SQLAlchemy's,
+    compiled once."""
+
+    COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
+
+    def __init__(self, engine: Any, table: sa.Table) -> None:
+        self.engine = engine
+        sender = sa.bindparam("sender_id")
+        self.stamp_sql = self._sql(sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
+            table.c.sender_id == sender))  # fmt: skip
+        self.largest_sql = self._sql(sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender))
+        self.insert_sql = self._sql(
+            table.insert().values({name: sa.bindparam(name) for name in self.COLUMNS})
+        )
+
+    def _sql(self, statement: Any) -> str:
+        return str(statement.compile(dialect=self.engine.dialect))
+
+    def stamp(self, sender_id: str) -> Stamp:
+        connection = self.engine.raw_connection()
+        try:
+            count, largest = connection.cursor().execute(self.stamp_sql, (sender_id,)).fetchone()
+        finally:
+            connection.close()  # back to the pool
+        return int(count), largest
+
+    def insert(self, sender_id: str, rows: List[Dict[str, Any]]) -> Optional[int]:
+        """Inserts and commits the rows; returns the conversation's largest id after them."""
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.executemany(self.insert_sql, [tuple(row[name] for name in self.COLUMNS) for row in rows])
+            (largest,) = cursor.execute(self.largest_sql, (sender_id,)).fetchone()
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
+        return largest
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """`SQLTrackerStore` with an in-process LRU cache of trackers, checked against the database."""
 
@@ -111,8 +158,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             event.sender_id == sender
         )
         self._largest_id = sa.select(sa.func.max(event.id)).where(event.sender_id == sender)
+        self._sqlite: Optional[SqliteStatements] = None
         if is_sqlite_file(self.engine.url):
             self._keep_sqlite_connections()
+            self._sqlite = SqliteStatements(self.engine, self.SQLEvent.__table__)
 
     @property
     def domain(self) -> Domain:
@@ -162,8 +211,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._handed_out.popitem(last=False)
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        with self.session_scope() as session:
-            stamp = self._stamp(session, sender_id)  # taken before any loading: never newer than it
+        if self._sqlite is not None:
+            stamp = self._sqlite.stamp(sender_id)  # taken before any loading: never newer than it
+        else:
+            with self.session_scope() as session:
+                stamp = self._stamp(session, sender_id)
         cached = self._cache.get(sender_id)
         if cached is not None and cached[0] == stamp and self.domain is not None:
             self._cache.move_to_end(sender_id)
@@ -204,26 +256,33 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         self._cache.pop(sender_id, None)  # if saving fails, the next retrieve reads the database
         await self.stream_events(tracker)
-        with self.session_scope() as session:
-            known = self._known_rows(tracker)
-            if known is None:  # Rasa's count of the session's rows
-                before = self._stamp(session, sender_id)
-                stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-            else:
-                # What Rasa would count, unless something else wrote to the conversation since it
-                # was handed out: then this writes all the tracker's new events (Rasa's count would
-                # skip as many of them), and the stamp below differs from the database's.
-                before, stored = known
-            new_events = list(tracker.events)[stored:]
-            rows = [self._row(sender_id, event) for event in new_events]
-            largest = before[1]
-            if rows:
-                session.execute(self.SQLEvent.__table__.insert(), rows)
-                largest = session.execute(self._largest_id, {"sender_id": sender_id}).scalar()
-            # The stamp the database has after this commit, unless something else wrote to the
-            # conversation since `before` (then it differs, and the next retrieve reloads).
-            stamp = (before[0] + len(rows), largest)
-            session.commit()
+        known = self._known_rows(tracker)
+        if known is not None and self._sqlite is not None:
+            before, stored = known  # (see below) written on a kept SQLite connection
+            rows = self._rows_after(tracker, stored)
+            largest = self._sqlite.insert(sender_id, rows) if rows else before[1]
+        else:
+            with self.session_scope() as session:
+                if known is None:  # Rasa's count of the session's rows
+                    before = self._stamp(session, sender_id)
+                    stored = self._event_query(
+                        session, sender_id, fetch_events_from_all_sessions=False
+                    ).count()
+                else:
+                    # What Rasa would count, unless something else wrote to the conversation since it
+                    # was handed out: then this writes all the tracker's new events (Rasa's count would
+                    # skip as many of them), and the stamp below differs from the database's.
+                    before, stored = known
+                rows = self._rows_after(tracker, stored)
+                largest = before[1]
+                if rows:
+                    session.execute(self.SQLEvent.__table__.insert(), rows)
+                    largest = session.execute(self._largest_id, {"sender_id": sender_id}).scalar()
+                session.commit()
+        new_events = list(tracker.events)[stored:]
+        # The stamp the database has after this commit, unless something else wrote to the
+        # conversation since `before` (then it differs, and the next retrieve reloads).
+        stamp = (before[0] + len(rows), largest)
         self._handed_out.pop(sender_id, None)
         logger.debug(f"Tracker with sender_id '{sender_id}' stored to database")
         waiting = tracker.is_paused() or tracker.get_slot("queued_for_human")
@@ -256,6 +315,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         latest = max(starts)
         session = [json.loads(row) for event, row in zip(events, data) if event.timestamp >= latest]
         return DialogueStateTracker.from_dict(tracker.sender_id, session, self.domain.slots)
+
+    def _rows_after(self, tracker: DialogueStateTracker, stored: int) -> List[Dict[str, Any]]:
+        """The rows of the tracker's events after the first `stored` ones."""
+        return [self._row(tracker.sender_id, event) for event in list(tracker.events)[stored:]]
 
     def _row(self, sender_id: str, event: Any) -> Dict[str, Any]:
         """The row Rasa's `SQLTrackerStore.save` writes for an event."""

@@ -41,6 +41,7 @@ from tuning.tracker_copy import replica
 
 _RASA_PAST_STATES = DialogueStateTracker.past_states
 _ATTRIBUTE = "_past_states_folds"
+_LAST = "_past_states_last"
 _ENDS = 3  # the ends of the last calls kept
 _LISTENS = 2  # and the folds before the last `action_listen`s
 
@@ -130,6 +131,7 @@ def past_states(
     if fold is not None and fold.consumed == len(applied):
         done, states, prior = len(applied), fold.states[: fold.count], fold.prior
         carried = [fold.last_ml_action_sub_state, fold.turn_was_hidden]
+        end = fold
     else:
         if fold is not None:  # carry on from it, with copies of what it kept
             done, states, prior = fold.consumed, fold.states[: fold.count], replica(fold.prior)
@@ -172,8 +174,16 @@ def past_states(
         marks = [end, *ends[: _ENDS - 1], *after_form.values(), *before_listen[-_LISTENS:]]
         kept[key] = tuple(_unique(marks))
         self.__dict__[_ATTRIBUTE] = kept
-    last = _state(domain, prior, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data,
-                  states, list(carried))  # fmt: skip
+    # The last state follows from the fold's end alone: made once per end (the policies ask again
+    # until the next action's events arrive), and shared as the other kept states are.
+    lasts: Dict[Tuple[bool, bool], Tuple[Fold, Optional[State]]] = self.__dict__.get(_LAST) or {}
+    made = lasts.get(key)
+    if made is not None and made[0] is end:
+        last = made[1]
+    else:
+        last = _state(domain, prior, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data,
+                      states, list(carried))  # fmt: skip
+        self.__dict__[_LAST] = {**lasts, key: (end, last)}  # a new dict: copies share the old one
     return _handed_out(states + [last] if last is not None else states)
 
 
