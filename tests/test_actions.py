@@ -6,11 +6,12 @@ import asyncio
 import re
 
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge, store
 from actions.answers import OVERVIEW_CHANNELS, case_channels
-from actions.form_escape import ActionCancelTicket, ActionSetFormAside
+from actions.form_escape import CANCEL_INTENTS, OTHER_REQUESTS, ActionCancelTicket, ActionSetFormAside
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
@@ -22,7 +23,7 @@ from actions.tickets import (
     ValidateTicketForm,
     ValidateTicketVerifyForm,
 )
-from tests.conftest import make_tracker, run_action, slot_events
+from tests.conftest import ROOT, make_tracker, run_action, slot_events
 
 
 def texts(messages) -> str:
@@ -372,6 +373,18 @@ def test_the_verify_form_steps_back_for_a_question_but_takes_a_contact() -> None
         )
         _, events = run_validation(form, tracker)
         assert rejected(events) == leaves
+
+
+def test_every_message_a_form_rejects_has_a_rule_in_each_form() -> None:
+    """form_escape's intents and data/form_rules.yml agree: a rejected message is always answered."""
+    rules = yaml.safe_load((ROOT / "data" / "form_rules.yml").read_text("utf-8"))["rules"]
+    covered: dict = {}
+    for rule in rules:
+        first = rule["steps"][0]
+        intents = {step["intent"] for step in first.get("or", [first])}
+        covered.setdefault(rule["condition"][0]["active_loop"], set()).update(intents)
+    expected = set(knowledge.topics()) | OTHER_REQUESTS | CANCEL_INTENTS
+    assert covered == {"ticket_form": expected, "ticket_verify_form": expected}
 
 
 def test_a_form_set_aside_keeps_the_ticket_and_offers_to_resume() -> None:
