@@ -24,6 +24,9 @@ RATING_WORDS = (
 )
 PHONE_PATTERN = re.compile(r"^\+?\d[\d\s-]{5,18}\d$")
 EMAIL_PATTERN = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+# A Douyin ID (抖音号): letters, digits, "_" and ".", never Chinese characters.
+DOUYIN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.]{2,64}$")
+CONTACT_PATTERNS = {"phone": PHONE_PATTERN, "email": EMAIL_PATTERN, "app": DOUYIN_ID_PATTERN}
 
 
 def format_ticket_number(prefix: str, date: str, sequence: int) -> str:
@@ -64,3 +67,10 @@ def normalize_contact(channel: str, value: str) -> Optional[str]:
     if channel == "email":
         return value.lower() if EMAIL_PATTERN.match(value) else None
     return value[:64] if value else None
+
+
+def looks_like_contact(text: Optional[str], channels: Iterable[str]) -> bool:
+    """Whether `text` has the form of a contact of one of `channels` (phone, email, app): such a message
+    is an answer to the ticket form, whatever else the NLU reads in it."""
+    value = (text or "").strip()
+    return any(CONTACT_PATTERNS[channel].match(value) for channel in channels)

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, knowledge
+from actions import clock, form_escape, knowledge
 from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer
 from actions.aspects import Question, read_question
 from actions.evidence_offer import offer_evidence
@@ -108,11 +108,13 @@ class ActionAnswerTopic(Action):
             return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
 
         words_ = users_words(tracker, topic)
-        events += [
-            SlotSet("topic", topic),
-            SlotSet("problem_text", words_),
-            SlotSet("next_step_given", False),
-        ]
+        if (tracker.active_loop or {}).get("name") != form_escape.TICKET_FORM:
+            # Asked while the ticket form waits (data/form_rules.yml): answered, the ticket's case stays.
+            events += [
+                SlotSet("topic", topic),
+                SlotSet("problem_text", words_),
+                SlotSet("next_step_given", False),
+            ]
         if tracker.get_slot("human_requested"):
             # The user already asked for a person and has now said what the case is.
             return events + transfer_to_human(dispatcher, tracker, topic, words_)

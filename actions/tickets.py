@@ -10,9 +10,9 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import clock, knowledge, store
+from actions import clock, form_escape, knowledge, store
 from actions.language import conversation_language
-from actions.parsing import find_ticket_number, normalize_contact
+from actions.parsing import find_ticket_number, looks_like_contact, normalize_contact
 from evidence import offer
 
 logger = logging.getLogger(__name__)
@@ -36,9 +36,39 @@ def _labels(kind: str, language: str) -> Dict[str, str]:
     return knowledge.localized(knowledge.handoff_rules()["ticket"], kind, language)
 
 
+def leaves_ticket_form(tracker: Tracker, slot: Optional[str]) -> bool:
+    """Whether the latest message leaves the ticket form instead of answering `slot`. The problem is
+    free text, left only by a cancel ("我的账号被盗了" is the problem, not a question); a channel's name,
+    a phone number or an e-mail is always an answer."""
+    text = str(tracker.latest_message.get("text") or "")
+    if slot == "problem_text":
+        return form_escape.cancels(tracker)
+    if slot == "contact_channel":
+        named = contact_channel_from(text) is not None
+        return form_escape.leaves_form(tracker, is_answer=named, strict_answer=named)
+    if slot == "contact_detail":
+        channel = tracker.get_slot("contact_channel") or "app"
+        return form_escape.leaves_form(
+            tracker,
+            is_answer=looks_like_contact(text, (channel,)),
+            strict_answer=looks_like_contact(text, ("phone", "email")),
+        )
+    return False
+
+
 class ValidateTicketForm(FormValidationAction):
     def name(self) -> str:
         return "validate_ticket_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        # A cancel or another question is not refused as an invalid answer: the form steps back and
+        # the rules of data/form_rules.yml answer it.
+        slot = tracker.get_slot("requested_slot")
+        if form_escape.answered(tracker, slot) and leaves_ticket_form(tracker, slot):
+            return form_escape.reject(self.form_name(), slot)
+        return await super().run(dispatcher, tracker, domain)
 
     def validate_problem_text(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -197,6 +227,20 @@ class ActionQueryTicket(Action):
 class ValidateTicketVerifyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_ticket_verify_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[EventType]:
+        # A cancel, or another question rather than a contact: the rules answer it.
+        text = str(tracker.latest_message.get("text") or "")
+        leaves = form_escape.leaves_form(
+            tracker,
+            is_answer=looks_like_contact(text, ("phone", "email", "app")),
+            strict_answer=looks_like_contact(text, ("phone", "email")),
+        )
+        if form_escape.answered(tracker, "verify_contact") and leaves:
+            return form_escape.reject(self.form_name(), "verify_contact")
+        return await super().run(dispatcher, tracker, domain)
 
     def validate_verify_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

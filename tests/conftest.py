@@ -44,6 +44,8 @@ def make_tracker(
     entities: Optional[List[Dict[str, Any]]] = None,
     sender_id: str = "test-user",
     ranking: Optional[List[Dict[str, Any]]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
+    active_loop: Optional[str] = None,
 ) -> Tracker:
     latest = {
         "intent": {"name": intent, "confidence": 0.9},
@@ -53,7 +55,8 @@ def make_tracker(
     }
     # The disclaimer was said at the session's start unless a test says otherwise.
     slots = {"disclaimer_languages": ["zh"], **(slots or {})}
-    return Tracker(sender_id, slots, latest, [], False, None, None, "action_listen")
+    loop = {"name": active_loop} if active_loop else None
+    return Tracker(sender_id, slots, latest, events or [], False, None, loop, "action_listen")
 
 
 def run_action(action: Action, tracker: Tracker) -> tuple:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge, store
 from actions.answers import OVERVIEW_CHANNELS, case_channels
+from actions.form_escape import CANCEL_INTENTS, OTHER_REQUESTS, ActionCancelTicket, ActionSetFormAside
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
@@ -20,7 +23,7 @@ from actions.tickets import (
     ValidateTicketForm,
     ValidateTicketVerifyForm,
 )
-from tests.conftest import make_tracker, run_action, slot_events
+from tests.conftest import ROOT, make_tracker, run_action, slot_events
 
 
 def texts(messages) -> str:
@@ -280,6 +283,145 @@ def test_ticket_form_validation() -> None:
         "utter_invalid_contact_channel",
         "utter_invalid_contact_detail",
     ]
+
+
+FORM_DOMAIN = {
+    "forms": {
+        "ticket_form": {"required_slots": ["problem_text", "contact_channel", "contact_detail"]},
+        "ticket_verify_form": {"required_slots": ["verify_contact"]},
+    }
+}
+
+
+def run_validation(action, tracker) -> tuple:
+    """A form validation action as the action server runs it, with the forms of the domain."""
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker, FORM_DOMAIN))
+    return dispatcher.messages, events
+
+
+def form_turn(intent: str, text: str, slot: str, confidence: float = 0.9, **slots) -> tuple:
+    """The ticket form's validation of `text`, typed as the answer to `slot` (extracted from the text)."""
+    tracker = make_tracker(
+        intent,
+        text,
+        slots={"requested_slot": slot, slot: text, **slots},
+        events=[{"event": "user", "text": text}, {"event": "slot", "name": slot, "value": text}],
+        ranking=[{"name": intent, "confidence": confidence}],
+    )
+    tracker.latest_message["intent"]["confidence"] = confidence
+    return run_validation(ValidateTicketForm(), tracker)
+
+
+def rejected(events) -> bool:
+    return any(e["event"] == "action_execution_rejected" for e in events)
+
+
+@pytest.mark.parametrize(
+    "intent, text, slot, slots",
+    [
+        ("email_contact", "举报邮箱是多少", "contact_detail", {"contact_channel": "phone"}),
+        ("request_human", "转人工", "contact_channel", {}),
+        ("greet", "你好呀", "contact_detail", {"contact_channel": "app"}),
+        ("cancel", "取消", "contact_channel", {}),
+        ("cancel", "stop", "contact_detail", {"contact_channel": "app"}),  # a cancel, not a Douyin ID
+        ("decline", "算了，不提交了", "problem_text", {}),
+    ],
+)
+def test_ticket_form_steps_back_for_another_question_or_a_cancel(intent, text, slot, slots) -> None:
+    messages, events = form_turn(intent, text, slot, **slots)
+    assert messages == []  # no "invalid" message: the rules answer it
+    assert rejected(events) and slot_events(events) == {slot: None}
+
+
+@pytest.mark.parametrize(
+    "intent, text, slot, slots, kept",
+    [
+        ("account_stolen", "我的账号被盗了", "problem_text", {}, "我的账号被盗了"),  # the problem itself
+        ("email_contact", "邮件回复", "contact_channel", {}, "email"),
+        ("phone_hotline", "电话回访", "contact_channel", {}, "phone"),
+        ("rate", "13800138000", "contact_detail", {"contact_channel": "phone"}, "13800138000"),
+        ("email_contact", "Me@Example.org", "contact_detail", {"contact_channel": "email"}, "me@example.org"),
+        ("cancel", "13800138000", "contact_detail", {"contact_channel": "app"}, "13800138000"),
+    ],
+)
+def test_ticket_form_keeps_taking_valid_answers(intent, text, slot, slots, kept) -> None:
+    messages, events = form_turn(intent, text, slot, **slots)
+    assert not rejected(events) and slot_events(events)[slot] == kept
+    assert "utter_invalid_contact_channel" not in responses(messages)
+
+
+def test_an_unclear_invalid_answer_is_still_refused() -> None:
+    for confidence in (0.9, 0.4):  # out of scope, or another topic the NLU only guesses
+        intent = "out_of_scope" if confidence > 0.5 else "account_ban"
+        messages, events = form_turn(intent, "abc", "contact_detail", confidence, contact_channel="email")
+        assert not rejected(events) and slot_events(events)["contact_detail"] is None
+        assert responses(messages) == ["utter_invalid_contact_detail"]
+
+
+def test_the_verify_form_steps_back_for_a_question_but_takes_a_contact() -> None:
+    form = ValidateTicketVerifyForm()
+    for intent, text, leaves in [("phone_hotline", "客服电话多少", True), ("rate", "13800138000", False)]:
+        tracker = make_tracker(
+            intent,
+            text,
+            slots={"requested_slot": "verify_contact", "verify_contact": text},
+            events=[
+                {"event": "user", "text": text},
+                {"event": "slot", "name": "verify_contact", "value": text},
+            ],
+        )
+        _, events = run_validation(form, tracker)
+        assert rejected(events) == leaves
+
+
+def test_every_message_a_form_rejects_has_a_rule_in_each_form() -> None:
+    """form_escape's intents and data/form_rules.yml agree: a rejected message is always answered."""
+    rules = yaml.safe_load((ROOT / "data" / "form_rules.yml").read_text("utf-8"))["rules"]
+    covered: dict = {}
+    for rule in rules:
+        first = rule["steps"][0]
+        intents = {step["intent"] for step in first.get("or", [first])}
+        covered.setdefault(rule["condition"][0]["active_loop"], set()).update(intents)
+    expected = set(knowledge.topics()) | OTHER_REQUESTS | CANCEL_INTENTS
+    assert covered == {"ticket_form": expected, "ticket_verify_form": expected}
+
+
+def test_a_form_set_aside_keeps_the_ticket_and_offers_to_resume() -> None:
+    slots = {"problem_text": "闪退", "contact_channel": "phone", "requested_slot": "contact_detail"}
+    messages, events = run_action(ActionSetFormAside(), make_tracker(slots=slots, active_loop="ticket_form"))
+    assert responses(messages) == ["utter_ticket_set_aside"]
+    assert {"event": "active_loop", "name": None, "timestamp": None} in events
+    assert slot_events(events) == {"requested_slot": None}  # the answers given stay
+
+    verify = {"ticket_to_verify": "DY20261125-000001", "requested_slot": "verify_contact"}
+    messages, events = run_action(
+        ActionSetFormAside(), make_tracker(slots=verify, active_loop="ticket_verify_form")
+    )
+    assert responses(messages) == ["utter_ticket_query_set_aside"]
+    assert messages[0]["ticket_number"] == "DY20261125-000001"
+    assert slot_events(events) == {"requested_slot": None, "verify_contact": None, "ticket_to_verify": None}
+
+
+def test_an_answer_given_during_the_ticket_form_leaves_the_tickets_case() -> None:
+    slots = {"topic": "app_bug", "problem_text": "闪退"}
+    tracker = make_tracker("report_content", "举报邮箱是多少", slots=slots, active_loop="ticket_form")
+    messages, events = run_action(ActionAnswerTopic(), tracker)
+    assert "jubao@douyin.com" in texts(messages)
+    assert "topic" not in slot_events(events) and "problem_text" not in slot_events(events)
+
+
+def test_cancel_drops_the_forms_answers() -> None:
+    deactivated = [{"event": "user", "text": "取消"}, {"event": "action", "name": "action_deactivate_loop"}]
+    slots = {"problem_text": "闪退", "contact_channel": "phone"}
+    cancel = make_tracker("cancel", "取消", slots, events=deactivated)
+    messages, events = run_action(ActionCancelTicket(), cancel)
+    assert responses(messages) == ["utter_ticket_cancelled"]
+    assert slot_events(events) == {"problem_text": None, "contact_channel": None, "contact_detail": None}
+    # "取消" with nothing to cancel is a polite no, and the case in hand stays.
+    nothing = make_tracker("cancel", "取消", {"problem_text": "闪退"})
+    messages, events = run_action(ActionCancelTicket(), nothing)
+    assert responses(messages) == ["utter_decline"] and events == []
 
 
 def test_ticket_is_created_numbered_and_found(sim_now) -> None:

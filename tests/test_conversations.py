@@ -8,7 +8,7 @@ import re
 import pytest
 import requests
 import yaml
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from actions import knowledge
 from actions.answers import case_channels
@@ -144,6 +144,91 @@ def test_ticket_at_02_00_survives_an_action_server_restart(bot: RunningBot, cloc
     assert "不一致" in joined(bot.say(stranger, "13900000000"))
     bot.say(stranger, f"查询工单 {number}")
     assert "已受理" in joined(bot.say(stranger, "13800138000"))
+
+
+def tickets_of(bot: RunningBot, sender: str) -> list:
+    """The conversation's tickets in the service database (created with its first ticket)."""
+    engine = create_engine(bot.database_url)
+    if not inspect(engine).has_table("tickets"):
+        return []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT description, contact_channel, contact_detail FROM tickets"
+                " WHERE conversation_id = :s"
+            ),
+            {"s": sender},
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_a_question_during_the_ticket_form_is_answered_and_the_ticket_resumed(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, "帮我提交一个工单")
+    assert "联系您" in joined(bot.say(sender, "我的视频一直上传失败"))
+    assert "联系方式" in joined(bot.say(sender, "电话回访"))
+    aside = bot.say(sender, "举报邮箱是多少")  # asked instead of the contact detail
+    reply = joined(aside)
+    assert knowledge.channel("report_email")["contact"] in reply
+    assert "格式不对" not in reply and "没有提交" in reply
+    assert "/create_ticket" in button_payloads(aside)
+    assert tickets_of(bot, sender) == []
+    resumed = joined(bot.say(sender, "/create_ticket"))  # only what is missing is asked
+    assert "联系方式" in resumed and "哪种方式" not in resumed and "描述" not in resumed
+    created = joined(bot.say(sender, "13800138000"))
+    assert TICKET.search(created)
+    assert tickets_of(bot, sender) == [("我的视频一直上传失败", "phone", "13800138000")]
+
+
+def test_an_invalid_contact_that_is_no_question_is_still_refused(bot: RunningBot) -> None:
+    sender = new_sender()
+    for message in ["帮我提交一个工单", "我的账号被盗了", "邮件回复"]:
+        bot.say(sender, message)
+    assert "格式不对" in joined(bot.say(sender, "abc"))
+    assert TICKET.search(joined(bot.say(sender, "me@example.org")))
+    assert tickets_of(bot, sender) == [("我的账号被盗了", "email", "me@example.org")]
+
+
+@pytest.mark.parametrize("cancel", ["取消", "不填了", "算了，不提交了"])
+def test_cancel_ends_the_ticket_form_and_creates_nothing(bot: RunningBot, cancel: str) -> None:
+    sender = new_sender()
+    bot.say(sender, "帮我提交一个工单")
+    bot.say(sender, "我的账号被盗了")
+    assert "联系方式" in joined(bot.say(sender, "电话回访"))
+    cancelled = bot.say(sender, cancel)
+    assert "没有提交" in joined(cancelled) and "/create_ticket" in button_payloads(cancelled)
+    assert "格式不对" not in joined(bot.say(sender, "13800138000"))  # no longer the form's answer
+    assert tickets_of(bot, sender) == []
+    assert "描述" in joined(bot.say(sender, "/create_ticket"))  # a new ticket starts from the problem
+
+
+def test_english_question_and_cancel_during_the_ticket_form(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, "I want to open a ticket")
+    bot.say(sender, "my videos keep failing to upload")
+    assert "leave your contact" in joined(bot.say(sender, "email"))
+    aside = joined(bot.say(sender, "What's the customer service phone number?"))
+    assert knowledge.channel("hotline")["contact"] in aside and "not been submitted" in aside
+    assert "does not look right" not in aside
+    assert "leave your contact" in joined(bot.say(sender, "/create_ticket"))
+    cancelled = joined(bot.say(sender, "cancel"))
+    assert "no ticket was submitted" in cancelled and not re.search(r"[\u4e00-\u9fff]{4}", cancelled)
+    assert tickets_of(bot, sender) == []
+
+
+def test_a_question_or_a_cancel_during_the_ticket_contact_check(bot: RunningBot) -> None:
+    owner = new_sender()
+    for message in ["帮我提交一个工单", "闪退", "电话回访"]:
+        bot.say(owner, message)
+    number = TICKET.search(joined(bot.say(owner, "13800138000"))).group(0)
+    stranger = new_sender()
+    assert "联系方式" in joined(bot.say(stranger, f"查询工单 {number}"))
+    aside = bot.say(stranger, "客服电话多少")
+    assert knowledge.channel("hotline")["contact"] in joined(aside) and "不一致" not in joined(aside)
+    again = [p for p in button_payloads(aside) if number in p]
+    assert again and "联系方式" in joined(bot.say(stranger, again[0]))
+    assert "不查看" in joined(bot.say(stranger, "取消"))
+    assert "已受理" not in joined(bot.say(stranger, "13800138000"))  # the check ended with the cancel
 
 
 def test_green_channel_for_a_stolen_account_skips_the_resolution_question(bot: RunningBot) -> None:
