@@ -18,6 +18,11 @@ The servers share the machine, so whatever else runs on it slows them alike. Res
     python bench/ab.py --store A=bench.before_store.CachedSQLTrackerStore \
         --store B=tracker_stores.cached_sql.CachedSQLTrackerStore
     python bench/ab.py --store B=... --profile B   # py-spy of B: first and last quarter of the long run
+
+A server can also run an older checkout's code (`--checkout A=DIR`, DIR e.g. made with
+`git worktree add /tmp/before <commit>`) with the endpoints that checkout's endpoints.yml sets
+(whether the domain goes only to the actions that read it), on this checkout's action server and
+model. The load rounds also report the Rasa server's CPU time per message (from /proc).
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from pathlib import Path
 from typing import Dict, List
 
 import requests
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench import EDGE, SIM_NOW, conversations, play, rss_mb  # noqa: E402
+from scripts.bench import EDGE, SIM_NOW, conversations, cpu_seconds, play, rss_mb  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
@@ -68,6 +74,12 @@ def py_spy(pid: int, out: Path) -> subprocess.Popen:
     return spy
 
 
+def sends_selective_domain(root: Path) -> bool:
+    """Whether the checkout's endpoints.yml sends the domain only to the actions that read it."""
+    endpoints = yaml.safe_load((root / "endpoints.yml").read_text("utf-8"))
+    return bool(endpoints["action_endpoint"].get("enable_selective_domain", False))
+
+
 def median_ms(values: List[float]) -> float:
     return round(statistics.median(values), 1)
 
@@ -83,9 +95,11 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL, help="the trained model to serve")
     parser.add_argument("--profile", default="", help="NAME: py-spy the server's long conversation")
     parser.add_argument("--profile-actions", action="store_true", help="py-spy the action server instead")
+    parser.add_argument("--checkout", action="append", default=[], help="NAME=DIR: NAME runs DIR's code")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     stores = dict(item.split("=", 1) for item in args.store)
+    checkouts = {name: Path(path).resolve() for name, path in (item.split("=", 1) for item in args.checkout)}
     env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{OUT / 'service.db'}"}
     action_port = free_port()
     actions = action_server(action_port, OUT / "actions.log", env).start()
@@ -97,10 +111,11 @@ def main() -> int:
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
             port = free_port()
             started = time.monotonic()
-            servers[name] = rasa_server(
-                args.model, port, write_endpoints(OUT / f"{name}-endpoints.yml", action_port, db, store),
-                OUT / f"{name}-rasa.log", env,
-            ).start()  # fmt: skip
+            root = checkouts.get(name, ROOT)
+            endpoints = write_endpoints(OUT / f"{name}-endpoints.yml", action_port, db, store,
+                                        selective_domain=sends_selective_domain(root))  # fmt: skip
+            servers[name] = rasa_server(args.model, port, endpoints, OUT / f"{name}-rasa.log", env,
+                                        root=root).start()  # fmt: skip
             ready[name] = round(time.monotonic() - started, 1)
             urls[name] = f"http://localhost:{port}/webhooks/rest/webhook"
             play(urls[name], conversations(5, seed=1), clients=1)  # warm-up
@@ -168,12 +183,16 @@ def main() -> int:
                 spy = None
                 if name == args.profile and round_index == 0:
                     spy = py_spy(servers[name].process.pid, OUT / f"{name}-load.txt")
+                cpu_before = cpu_seconds(servers[name].process.pid)
                 load = play(urls[name], conversations(args.concurrent, seed=3 + round_index), args.clients)
+                load["cpu_ms_per_message"] = round(
+                    (cpu_seconds(servers[name].process.pid) - cpu_before) * 1000 / load["messages"], 2
+                )
                 if spy:
                     spy.send_signal(2)
                     spy.wait(30)
                 results[name].setdefault("load", []).append(
-                    {k: load[k] for k in ("messages_per_second", "p50_ms", "p95_ms")}
+                    {k: load[k] for k in ("messages_per_second", "p50_ms", "p95_ms", "cpu_ms_per_message")}
                 )
         single = {name: [] for name in stores}
         lock = threading.Lock()

@@ -108,6 +108,12 @@ def rss_mb(pid: int) -> float:
     return round(total / 1024, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def play(url: str, scripts: List[List[str]], clients: int) -> Dict:
     latencies: List[float] = []
     lock = threading.Lock()
@@ -171,10 +177,16 @@ def serve_and_measure(name: str, single: int, concurrent: int, clients: int, lon
     url = f"http://localhost:{rasa_port}/webhooks/rest/webhook"
     try:
         play(url, conversations(5, seed=1), clients=1)  # warm-up
+        one_client = play(url, conversations(single, seed=2), clients=1)
+        cpu_before = cpu_seconds(rasa.process.pid)
+        load = play(url, conversations(concurrent, seed=3), clients=clients)
+        load["cpu_ms_per_message"] = round(
+            (cpu_seconds(rasa.process.pid) - cpu_before) * 1000 / load["messages"], 2
+        )
         result = {
             "ready_seconds": ready_seconds,
-            "one_client": play(url, conversations(single, seed=2), clients=1),
-            "concurrent": play(url, conversations(concurrent, seed=3), clients=clients),
+            "one_client": one_client,
+            "concurrent": load,
             "long_conversation": long_conversation(url, long, seed=4),
             "rasa_rss_mb": rss_mb(rasa.process.pid),
             "action_server_rss_mb": rss_mb(actions.process.pid),
@@ -200,6 +212,7 @@ def print_table(results: Dict[str, Dict]) -> None:
         ("p99 latency, 1 client, ms", "one_client.p99_ms"),
         ("messages/s, concurrent", "concurrent.messages_per_second"),
         ("p95 latency, concurrent, ms", "concurrent.p95_ms"),
+        ("Rasa CPU per message, ms", "concurrent.cpu_ms_per_message"),
         (f"long conv.: p50 msgs 1-{EDGE}, ms", "long_conversation.first_ms"),
         (f"long conv.: p50 last {EDGE}, ms", "long_conversation.last_ms"),
         ("long conv.: last / first", "long_conversation.last_over_first"),
@@ -213,14 +226,25 @@ def print_table(results: Dict[str, Dict]) -> None:
             value = value[part]
         return value
 
-    targets = {"long_conversation.last_over_first": 1.3}  # the last replies at most 1.3x the first
-    print(f"{'':30} {'ours':>10} {'baseline':>10} {'ours/base':>10} {'target':>12}")
+    # The issue's targets for ours ("Speed that holds"): (at least?, value).
+    targets = {
+        "ready_seconds": (False, 10),
+        "one_client.p50_ms": (False, 15),
+        "one_client.p95_ms": (False, 30),
+        "concurrent.messages_per_second": (True, 100),
+        "concurrent.p95_ms": (False, 600),
+        "long_conversation.last_over_first": (False, 1.3),
+        "rasa_rss_mb": (False, 800),
+    }
+    print(f"{'':30} {'ours':>10} {'baseline':>10} {'ours/base':>10} {'target':>14}")
     for label, key in rows:
         ours, base = get("ours", key), get("baseline", key)
         target = ""
         if key in targets:
-            target = f"<= {targets[key]} " + ("ok" if ours <= targets[key] else "MISSED")
-        print(f"{label:30} {ours:>10} {base:>10} {ratio(ours, base):>10} {target:>12}")
+            at_least, value = targets[key]
+            met = ours >= value if at_least else ours <= value
+            target = f"{'>=' if at_least else '<='} {value} " + ("ok" if met else "MISSED")
+        print(f"{label:30} {ours:>10} {base:>10} {ratio(ours, base):>10} {target:>14}")
 
 
 def main() -> int:

@@ -55,16 +55,18 @@ def write_endpoints(
 class Server:
     """A child process that serves HTTP once `ready_url` answers 200."""
 
-    def __init__(self, name: str, command: List[str], ready_url: str, env: Dict[str, str], log: Path):
-        self.name, self.command, self.ready_url, self.log = name, command, ready_url, log
-        self.env = {**os.environ, **QUIET_ENV, **env}
+    def __init__(
+        self, name: str, command: List[str], ready_url: str, env: Dict[str, str], log: Path, root: Path = ROOT
+    ):
+        self.name, self.command, self.ready_url, self.log, self.root = name, command, ready_url, log, root
+        self.env = {**os.environ, **QUIET_ENV, "PYTHONPATH": str(root), **env}
         self.process: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 180) -> Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -101,14 +103,16 @@ def rasa_server(
     endpoints: Path,
     log: Path,
     env: Optional[Dict[str, str]] = None,
-    credentials: Path = ROOT / "credentials.yml",
+    credentials: Optional[Path] = None,
+    root: Path = ROOT,
 ) -> Server:
-    """The Rasa server with the channels of credentials.yml; the widget's page may be on another port."""
+    """The Rasa server with the channels of credentials.yml; the widget's page may be on another port.
+    `root`: the checkout whose code it runs (bench/ab.py serves an older one beside this one)."""
     command = [
         RASA, "run", "-m", str(model), "--port", str(port), "--cors", "*",
-        "--endpoints", str(endpoints), "--credentials", str(credentials),
+        "--endpoints", str(endpoints), "--credentials", str(credentials or root / "credentials.yml"),
     ]  # fmt: skip
-    return Server("Rasa server", command, f"http://localhost:{port}/", env or {}, log)
+    return Server("Rasa server", command, f"http://localhost:{port}/", env or {}, log, root)
 
 
 def web_server(port: int, rasa_port: int, log: Path, env: Optional[Dict[str, str]] = None) -> Server:
