@@ -713,3 +713,23 @@ def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> 
     assert asyncio.run(handle_all(12))[0] == 12
     monkeypatch.setenv(admission.AT_ONCE_VARIABLE, "many")
     assert admission.messages_at_once() == admission.DEFAULT_AT_ONCE
+
+
+def test_rulepolicys_states_formatted_only_for_written_debug_lines() -> None:
+    import logging
+
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.utils.log_utils import configure_structlog
+
+    from tuning import debug_copies
+
+    debug_copies.install()
+    states = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+    try:
+        configure_structlog(logging.INFO)
+        assert RulePolicy.format_tracker_states(states) == ""
+        configure_structlog(logging.DEBUG)
+        assert RulePolicy.format_tracker_states(states) == Policy.format_tracker_states(states) != ""
+    finally:
+        configure_structlog(logging.INFO)

@@ -5,16 +5,21 @@ log lines (`structlogger.debug(..., rasa_events=copy.deepcopy(events))`); Python
 before the call, so they cost the same when debug logging is off (the server's default): about
 80 copies a message. In those modules `copy.deepcopy` is used for nothing else, so their `copy` is
 replaced by one whose `deepcopy` copies only while structlog writes debug lines (`--debug`), and
-hands the object to the log call otherwise (which then drops it).
+hands the object to the log call otherwise (which then drops it). Likewise RulePolicy formats every
+state of the conversation into text for one debug line per prediction (`format_tracker_states`, a
+cost that grows with the conversation): only while debug lines are written.
 """
 
 from __future__ import annotations
 
 import copy
 from types import ModuleType
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 import structlog
+from rasa.core.policies.policy import Policy
+
+_RASA_FORMAT_TRACKER_STATES = Policy.format_tracker_states
 
 # Rasa modules whose every `copy.deepcopy` is a debug log line's argument.
 _MODULES = (
@@ -45,8 +50,17 @@ class _CopyForDebugLines(ModuleType):
         return copy.deepcopy(value, memo) if debug_lines_written() else value
 
 
+def _format_tracker_states(states: List[Dict[str, Any]]) -> str:
+    """RulePolicy's `format_tracker_states`, for its debug line only."""
+    return _RASA_FORMAT_TRACKER_STATES(states) if debug_lines_written() else ""
+
+
 def install() -> None:
     import importlib
+
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    RulePolicy.format_tracker_states = staticmethod(_format_tracker_states)
 
     replacement = _CopyForDebugLines()
     for name in _MODULES:

@@ -5,9 +5,10 @@ For every prediction (several per message) Rasa's `RulePolicy._get_possible_keys
 comparing dictionaries: 5 % of the server's time per message. A rule only reaches back as many states
 as it has, so the result depends only on the conversation's last L states, L the longest rule's
 length (or all of them when there are fewer): that tail, frozen into a hashable key, indexes a table
-of results (bounded, cleared when full). The first time a tail is seen Rasa's search runs; the rules
-found are handed out as a new set each time. States that cannot be frozen (a value that is not
-hashable) go Rasa's way.
+of results (bounded, cleared when full). The first time a tail is seen Rasa's search runs on it (on
+the whole conversation it went on walking every state, re-checking the rules still possible: a cost
+that grew with the conversation); the rules found are handed out as a new set each time. States that
+cannot be frozen (a value that is not hashable) go Rasa's way.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[Sta
         return _RASA_GET_POSSIBLE_KEYS(self, lookup, states)
     found = results.found.get(key)
     if found is None:
-        found = _RASA_GET_POSSIBLE_KEYS(self, lookup, states)
+        # Rasa's search on the tail gives its result on all states: beyond a rule's length every rule
+        # stays possible (Rasa went on walking the whole conversation, checking them again per state).
+        found = _RASA_GET_POSSIBLE_KEYS(self, lookup, tail)
         if len(results.found) >= MAX_REMEMBERED:
             results.found.clear()
         results.found[key] = frozenset(found)
