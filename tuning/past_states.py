@@ -32,10 +32,12 @@ import operator
 from itertools import islice
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from rasa.core.featurizers.tracker_featurizers import TrackerFeaturizer
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, PREVIOUS_ACTION, USER
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT, TEXT
 
 from tuning.tracker_copy import replica
 
@@ -60,16 +62,15 @@ class Fold(NamedTuple):
     last_ml_action_sub_state: Optional[Dict[str, Any]]
     turn_was_hidden: bool
 
+    def may_start(self, applied: List[Event]) -> bool:
+        """A quick look: whether `applied` has the last event consumed where the fold had it."""
+        done = self.consumed
+        return done <= len(applied) and (done == 0 or self.applied[done - 1] is applied[done - 1])
+
     def starts(self, applied: List[Event]) -> bool:
         """Whether `applied` starts with the events consumed (the same objects)."""
         done = self.consumed
-        return done <= len(applied) and (
-            done == 0
-            or (
-                self.applied[done - 1] is applied[done - 1]
-                and all(map(operator.is_, islice(self.applied, done), applied))
-            )
-        )
+        return self.may_start(applied) and all(map(operator.is_, islice(self.applied, done), applied))
 
 
 def _state(
@@ -120,14 +121,19 @@ def past_states(
     applied = self.applied_events()
     key: Tuple[bool, bool] = (bool(omit_unset_slots), bool(ignore_rule_only_turns))
     folds: Dict[Tuple[bool, bool], Tuple[Fold, ...]] = self.__dict__.get(_ATTRIBUTE) or {}
+    # The folds that may go on to these events (a quick look at each); the one that carries on, the
+    # furthest of those that do start them (a full look, at that one only). The others are kept as
+    # marks below, and looked at in full if ever used.
     usable = [
         fold
         for fold in folds.get(key, ())
         if fold.domain is domain
         and (not ignore_rule_only_turns or fold.rule_only_data == rule_only_data)
-        and fold.starts(applied)
+        and fold.may_start(applied)
     ]
-    fold = max(usable, key=lambda each: each.consumed, default=None)
+    fold = next(
+        (each for each in sorted(usable, key=lambda each: -each.consumed) if each.starts(applied)), None
+    )
     if fold is not None and fold.consumed == len(applied):
         done, states, prior = len(applied), fold.states[: fold.count], fold.prior
         carried = [fold.last_ml_action_sub_state, fold.turn_was_hidden]
@@ -201,23 +207,40 @@ def _form_execution(event: Event, forms: frozenset) -> bool:
 
 
 def _handed_out(states: List[State]) -> List[State]:
-    """The states as the caller's own. Rasa's callers change states in place (they delete keys of a
-    state's user sub-state), which must not reach the kept ones; and as Rasa's states of rule-only
-    turns share their user sub-state with the state before (`_substitute_rule_only_user_input`), so
-    do the copies, so that a change reaches the same states as in Rasa's."""
-    copies: Dict[int, Dict[str, Any]] = {}
-    mine = []
-    for state in states:
-        own = dict(state)
-        user = own.get(USER)
-        if user is not None:
-            shared = copies.get(id(user))
-            if shared is None:
-                shared = copies[id(user)] = dict(user)
-            own[USER] = shared
-        mine.append(own)
+    """The states as the caller's own where Rasa's callers change them: the last state (the
+    featurizer drops its intent or text in place, `_choose_last_user_input`), with every state that
+    shares its user sub-state (Rasa's states of rule-only turns share the user sub-state of the state
+    before, `_substitute_rule_only_user_input`), copied keeping that sharing, so that a change reaches
+    the same states as in Rasa's. The other states are the kept ones: Rasa's one change to them
+    (`_remove_user_text_if_intent`) is made by replacing the states in the caller's list
+    (`remove_user_text_if_intent`), and the list is always a new one."""
+    if not states:
+        return []
+    mine = list(states)
+    last_user = states[-1].get(USER)
+    shared_user = dict(last_user) if last_user is not None else None
+    for index, state in enumerate(states):
+        if index == len(states) - 1 or (last_user is not None and state.get(USER) is last_user):
+            own = dict(state)
+            if last_user is not None and own.get(USER) is last_user:
+                own[USER] = shared_user
+            elif own.get(USER) is not None:
+                own[USER] = dict(own[USER])
+            mine[index] = own
     return mine
+
+
+def remove_user_text_if_intent(trackers_as_states: List[List[State]]) -> None:
+    """Rasa's `TrackerFeaturizer._remove_user_text_if_intent` (a user text next to an intent is left
+    out), replacing each state it changes in its list with a changed copy instead of deleting the text
+    from the state, which may be one `past_states` keeps."""
+    for states in trackers_as_states:
+        for index, state in enumerate(states):
+            user = state.get(USER, {})
+            if user.get(INTENT) and user.get(TEXT):
+                states[index] = {**state, USER: {k: v for k, v in user.items() if k != TEXT}}
 
 
 def install() -> None:
     DialogueStateTracker.past_states = past_states
+    TrackerFeaturizer._remove_user_text_if_intent = staticmethod(remove_user_text_if_intent)
