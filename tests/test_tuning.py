@@ -733,3 +733,54 @@ def test_rulepolicys_states_formatted_only_for_written_debug_lines() -> None:
         assert RulePolicy.format_tracker_states(states) == Policy.format_tracker_states(states) != ""
     finally:
         configure_structlog(logging.INFO)
+
+
+def test_rulepolicys_predictions_with_its_states_cut_to_its_rules_reach_are_rasas() -> None:
+    """The trained RulePolicy predicts the same with its states cut to the last ones its rules reach
+    (tuning/rule_lookup.py) as with Rasa's full list, before every action of the stories, rules and
+    test stories (text and intent of the last message, forms and their rejections, slots)."""
+    from rasa.core.agent import Agent
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.events import ActionExecuted
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.core.training_data.structures import StoryGraph
+
+    from tests.bot import MODEL
+    from tuning import rule_lookup
+
+    if not MODEL.exists():
+        pytest.skip("run `make train` first")
+    processor = Agent.load(str(MODEL)).processor
+    policy = next(
+        node._component
+        for node in processor.graph_runner._instantiated_nodes.values()
+        if isinstance(getattr(node, "_component", None), RulePolicy)
+    )
+    domain = processor.domain
+    steps = []
+    for path in ("data/stories.yml", "data/rules.yml", "tests/test_stories.yml"):
+        steps += YAMLStoryReader(domain).read_from_file(path)
+    generated = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+
+    def predictions(tracker):
+        prediction = policy.predict_action_probabilities(tracker, domain)
+        return prediction.probabilities, prediction.events, prediction.is_no_user_prediction
+
+    compared = 0
+    for story in generated:
+        events = list(story.events)
+        for end, event in enumerate(events):
+            if not isinstance(event, ActionExecuted) or end == 0:
+                continue
+            tracker = DialogueStateTracker.from_events("s", events[:end], domain.slots)
+            try:
+                RulePolicy._prediction_states = rule_lookup._RASA_PREDICTION_STATES
+                RulePolicy._get_possible_keys = rule_lookup._RASA_GET_POSSIBLE_KEYS
+                rasas = predictions(tracker)
+            finally:
+                rule_lookup.install()
+            assert predictions(tracker) == rasas, (end, event)
+            compared += 1
+    assert compared > 300

@@ -13,12 +13,15 @@ cannot be frozen (a value that is not hashable) go Rasa's way.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
-from rasa.core.policies.rule_policy import RulePolicy
-from rasa.shared.core.domain import State
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+from rasa.shared.core.domain import Domain, State
+from rasa.shared.core.trackers import DialogueStateTracker
 
 _RASA_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+_RASA_PREDICTION_STATES = RulePolicy._prediction_states
 _ATTRIBUTE = "_rule_lookup_results"
 MAX_REMEMBERED = 5_000
 
@@ -36,12 +39,17 @@ class _Results:
         self.found: Dict[Tuple, Set[str]] = {}
 
 
-def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[State]) -> Set[str]:
-    """Rasa's `_get_possible_keys`: the keys of the rules applicable to `states`."""
-    tables: Dict[int, _Results] = self.__dict__.setdefault(_ATTRIBUTE, {})
+def _results(policy: RulePolicy, lookup: Dict[str, str]) -> _Results:
+    tables: Dict[int, _Results] = policy.__dict__.setdefault(_ATTRIBUTE, {})
     results: Optional[_Results] = tables.get(id(lookup))
     if results is None or results.lookup is not lookup or len(results.lookup) != len(lookup):
-        results = tables[id(lookup)] = _Results(self, lookup)
+        results = tables[id(lookup)] = _Results(policy, lookup)
+    return results
+
+
+def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[State]) -> Set[str]:
+    """Rasa's `_get_possible_keys`: the keys of the rules applicable to `states`."""
+    results = _results(self, lookup)
     tail = states[-results.reach :] if results.reach else []
     try:
         key = tuple(_frozen(state) for state in tail)
@@ -59,5 +67,32 @@ def get_possible_keys(self: RulePolicy, lookup: Dict[str, str], states: List[Sta
     return set(found)
 
 
+def prediction_states(
+    self: RulePolicy,
+    tracker: DialogueStateTracker,
+    domain: Domain,
+    use_text_for_last_user_input: bool = False,
+    rule_only_data: Optional[Dict[str, Any]] = None,
+) -> List[State]:
+    """Rasa's `Policy._prediction_states` for RulePolicy, cut to the last states its rules reach.
+
+    RulePolicy's featurizer keeps every state (no `max_history`), and prepares each of them (drops a
+    user text next to an intent) for every prediction, though all RulePolicy reads of them is the
+    rule search's (`_get_possible_keys`, above: the states its rules reach) and a debug line. With
+    the featurizer's `max_history` set to that reach for the call, the states are cut before they are
+    prepared: the same last states, prepared alike."""
+    featurizer = self.featurizer
+    tables = [self.lookup[name] for name in (RULES, RULES_FOR_LOOP_UNHAPPY_PATH) if self.lookup.get(name)]
+    reach = max((_results(self, lookup).reach for lookup in tables), default=0)
+    if type(featurizer) is not MaxHistoryTrackerFeaturizer or featurizer.max_history is not None or not reach:
+        return _RASA_PREDICTION_STATES(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
+    featurizer.max_history = reach
+    try:
+        return _RASA_PREDICTION_STATES(self, tracker, domain, use_text_for_last_user_input, rule_only_data)
+    finally:
+        featurizer.max_history = None
+
+
 def install() -> None:
     RulePolicy._get_possible_keys = get_possible_keys
+    RulePolicy._prediction_states = prediction_states
