@@ -593,19 +593,16 @@ def test_action_calls_go_over_one_kept_connection() -> None:
     assert len(peers) == 4 and len(set(peers)) == 1  # every call on the same client port
 
 
-def test_the_rules_found_for_a_conversation_end_are_rasas() -> None:
-    """The trained RulePolicy finds the same rules with the remembered results (tuning/rule_lookup.py)
-    for every state of the test stories (forms, rejections, slots), in both of its rule tables."""
-    import random
-
+def _trained_rule_policy_and_story_trackers():
+    """The trained model's RulePolicy, its domain, and the trackers of the stories, rules and test
+    stories (skips without a trained model)."""
     from rasa.core.agent import Agent
-    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.generator import TrainingDataGenerator
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
     from rasa.shared.core.training_data.structures import StoryGraph
 
     from tests.bot import MODEL
-    from tuning import rule_lookup
 
     if not MODEL.exists():
         pytest.skip("run `make train` first")
@@ -619,7 +616,19 @@ def test_the_rules_found_for_a_conversation_end_are_rasas() -> None:
     steps = []
     for path in ("data/stories.yml", "data/rules.yml", "tests/test_stories.yml"):
         steps += YAMLStoryReader(domain).read_from_file(path)
-    trackers = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+    return policy, domain, TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+
+
+def test_the_rules_found_for_a_conversation_end_are_rasas() -> None:
+    """The trained RulePolicy finds the same rules with the remembered results (tuning/rule_lookup.py)
+    for every state of the test stories (forms, rejections, slots), in both of its rule tables."""
+    import random
+
+    from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH
+
+    from tuning import rule_lookup
+
+    policy, domain, trackers = _trained_rule_policy_and_story_trackers()
     histories = [tracker.past_states(domain) for tracker in trackers]
     rng, calls = random.Random(3), 0
     for states in histories:
@@ -739,30 +748,13 @@ def test_rulepolicys_predictions_with_its_states_cut_to_its_rules_reach_are_rasa
     """The trained RulePolicy predicts the same with its states cut to the last ones its rules reach
     (tuning/rule_lookup.py) as with Rasa's full list, before every action of the stories, rules and
     test stories (text and intent of the last message, forms and their rejections, slots)."""
-    from rasa.core.agent import Agent
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.events import ActionExecuted
-    from rasa.shared.core.generator import TrainingDataGenerator
     from rasa.shared.core.trackers import DialogueStateTracker
-    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
-    from rasa.shared.core.training_data.structures import StoryGraph
 
-    from tests.bot import MODEL
     from tuning import rule_lookup
 
-    if not MODEL.exists():
-        pytest.skip("run `make train` first")
-    processor = Agent.load(str(MODEL)).processor
-    policy = next(
-        node._component
-        for node in processor.graph_runner._instantiated_nodes.values()
-        if isinstance(getattr(node, "_component", None), RulePolicy)
-    )
-    domain = processor.domain
-    steps = []
-    for path in ("data/stories.yml", "data/rules.yml", "tests/test_stories.yml"):
-        steps += YAMLStoryReader(domain).read_from_file(path)
-    generated = TrainingDataGenerator(StoryGraph(steps), domain, augmentation_factor=0).generate()
+    policy, domain, generated = _trained_rule_policy_and_story_trackers()
 
     def predictions(tracker):
         prediction = policy.predict_action_probabilities(tracker, domain)
