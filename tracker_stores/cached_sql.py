@@ -108,12 +108,10 @@ class SqliteStatements:
 
     COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")
 
-    def __init__(self, engine: Any, table: sa.Table) -> None:
+    def __init__(self, engine: Any, table: sa.Table, stamp_query: Any, largest_id_query: Any) -> None:
         self.engine = engine
-        sender = sa.bindparam("sender_id")
-        self.stamp_sql = self._sql(sa.select(sa.func.count(table.c.id), sa.func.max(table.c.id)).where(
-            table.c.sender_id == sender))  # fmt: skip
-        self.largest_sql = self._sql(sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender))
+        self.stamp_sql = self._sql(stamp_query)
+        self.largest_sql = self._sql(largest_id_query)
         self.insert_sql = self._sql(
             table.insert().values({name: sa.bindparam(name) for name in self.COLUMNS})
         )
@@ -161,7 +159,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._sqlite: Optional[SqliteStatements] = None
         if is_sqlite_file(self.engine.url):
             self._keep_sqlite_connections()
-            self._sqlite = SqliteStatements(self.engine, self.SQLEvent.__table__)
+            self._sqlite = SqliteStatements(
+                self.engine, self.SQLEvent.__table__, self._stamp_query, self._largest_id
+            )
 
     @property
     def domain(self) -> Domain:
