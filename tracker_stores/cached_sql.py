@@ -259,7 +259,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         known = self._known_rows(tracker)
         if known is not None and self._sqlite is not None:
             before, stored = known  # (see below) written on a kept SQLite connection
-            rows = self._rows_after(tracker, stored)
+            new_events, rows = self._new_rows(tracker, stored)
             largest = self._sqlite.insert(sender_id, rows) if rows else before[1]
         else:
             with self.session_scope() as session:
@@ -273,13 +273,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                     # was handed out: then this writes all the tracker's new events (Rasa's count would
                     # skip as many of them), and the stamp below differs from the database's.
                     before, stored = known
-                rows = self._rows_after(tracker, stored)
+                new_events, rows = self._new_rows(tracker, stored)
                 largest = before[1]
                 if rows:
                     session.execute(self.SQLEvent.__table__.insert(), rows)
                     largest = session.execute(self._largest_id, {"sender_id": sender_id}).scalar()
                 session.commit()
-        new_events = list(tracker.events)[stored:]
         # The stamp the database has after this commit, unless something else wrote to the
         # conversation since `before` (then it differs, and the next retrieve reloads).
         stamp = (before[0] + len(rows), largest)
@@ -316,9 +315,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         session = [json.loads(row) for event, row in zip(events, data) if event.timestamp >= latest]
         return DialogueStateTracker.from_dict(tracker.sender_id, session, self.domain.slots)
 
-    def _rows_after(self, tracker: DialogueStateTracker, stored: int) -> List[Dict[str, Any]]:
-        """The rows of the tracker's events after the first `stored` ones."""
-        return [self._row(tracker.sender_id, event) for event in list(tracker.events)[stored:]]
+    def _new_rows(self, tracker: DialogueStateTracker, stored: int) -> Tuple[List[Any], List[Dict[str, Any]]]:
+        """The tracker's events after the first `stored` ones, and their rows."""
+        new_events = list(tracker.events)[stored:]
+        return new_events, [self._row(tracker.sender_id, event) for event in new_events]
 
     def _row(self, sender_id: str, event: Any) -> Dict[str, Any]:
         """The row Rasa's `SQLTrackerStore.save` writes for an event."""
