@@ -23,7 +23,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import admission
+from channels import admission, door
 from components.language_detector import ENGLISH, detect_language
 from tuning import action_call_events, action_client, action_result_validation
 
@@ -174,6 +174,21 @@ def _bad_request(message: str) -> HTTPResponse:
     return response.json({"error": message}, status=400)
 
 
+def refusal_text(refusal: door.Refusal, text: str) -> str:
+    """The door's refusal in the language the message is written in (its start is enough)."""
+    return _response_text(refusal.response, detect_language(text[:200])).format(**refusal.values)
+
+
+def _too_large_text() -> str:
+    """A body too large to read has no language to follow: both."""
+    name = door.TOO_LARGE_RESPONSE
+    return f"{_response_text(name)}\n{_response_text(name, ENGLISH)}"
+
+
+def _install_limits(app: Sanic, _loop: Any) -> None:
+    door.install_body_limit(app, _too_large_text)
+
+
 class ReliableRestInput(RestInput):
     """Rasa's REST channel (same URL, /webhooks/rest/webhook) with request checks and always a reply.
 
@@ -204,10 +219,17 @@ class ReliableRestInput(RestInput):
                 return _bad_request(
                     f'"sender" must be a non-empty string of at most {MAX_SENDER_CHARS} characters'
                 )
-            if not isinstance(body.get("message", ""), str):
+            text = body.get("message", "")
+            if not isinstance(text, str):
                 return _bad_request('"message" must be a string')
-            return None
+            refusal = door.door().check(sender, door.client_address(request), text)
+            if refusal is None:
+                return None
+            headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else None
+            reply = [{"recipient_id": sender, "text": refusal_text(refusal, text)}]
+            return response.json(reply, status=refusal.status, headers=headers)
 
+        webhook.listener("before_server_start")(_install_limits)
         return webhook
 
 
@@ -230,9 +252,34 @@ class ReliableSocketIOInput(SocketIOInput):
         blueprint = super().blueprint(always_reply(with_links(on_new_message)))
         blueprint.listener("after_server_stop")(action_client.close_sessions)
         redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
-        if redis_url and self.sio is not None:
-            share_rooms_through_redis(self.sio, redis_url)
+        if self.sio is not None:
+            self._guard_messages(self.sio)
+            if redis_url:
+                share_rooms_through_redis(self.sio, redis_url)
         return blueprint
+
+    def _guard_messages(self, sio: socketio.AsyncServer) -> None:
+        """Puts the door in front of Rasa's handler of the widget's messages: a message that is not
+        let in is answered on the widget's socket and never reaches the bot."""
+        handlers = sio.handlers[self.namespace or "/"]
+        handle_message = handlers[self.user_message_evt]
+
+        async def guarded(sid: str, data: Any) -> None:
+            if not isinstance(data, dict):
+                return
+            text = data.get("message") or ""
+            if not isinstance(text, str):
+                return
+            request = (sio.get_environ(sid, self.namespace) or {}).get("sanic.request")
+            address = door.client_address(request) if request is not None else None
+            sender = str(data.get("session_id") or sid)
+            refusal = door.door().check(sender, address, text)
+            if refusal is None:
+                await handle_message(sid, data)
+            else:
+                await sio.emit(self.bot_message_evt, {"text": refusal_text(refusal, text)}, room=sid)
+
+        handlers[self.user_message_evt] = guarded
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """Used for messages that do not answer the user (the agent console's): linked as well."""

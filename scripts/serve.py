@@ -23,7 +23,15 @@ from agents.accounts import list_agents  # noqa: E402
 from channels.agent_console import TOKEN_VARIABLE  # noqa: E402
 from evidence.config import RASA_URL_VARIABLE, SECRET_VARIABLE, URL_VARIABLE  # noqa: E402
 from scripts import shell  # noqa: E402
-from scripts.servers import QUIET_ENV, RASA, ROOT, action_server, free_port, rasa_server  # noqa: E402
+from scripts.servers import (  # noqa: E402
+    QUIET_ENV,
+    RASA,
+    ROOT,
+    action_server,
+    bind_address,
+    free_port,
+    rasa_server,
+)
 from scripts.web import start_web_server  # noqa: E402
 
 
@@ -52,10 +60,10 @@ def prepare_environment(args: argparse.Namespace) -> None:
 
 def run_server(args: argparse.Namespace) -> int:
     env = {**os.environ, **QUIET_ENV}
-    web = start_web_server(args.web_port, args.port)
+    web = start_web_server(args.web_port, args.port, bind_address())
     command = [
         RASA, "run", "-m", args.model, "--port", str(args.port), "--cors", "*",
-        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml", "--interface", bind_address(),
     ]  # fmt: skip
     accounts = ", ".join(agent.username for agent in list_agents() if agent.active)
     print(
@@ -90,7 +98,9 @@ def main() -> int:
         print("Starting… (about 20 s; server logs in var/)", flush=True)
     if not args.shell:  # the shell has no upload page to link to: no evidence offer there
         prepare_environment(args)
-    actions = action_server(args.action_port, ROOT / "var" / "action_server.log")
+    actions = action_server(
+        args.action_port, ROOT / "var" / "action_server.log", {"SANIC_HOST": bind_address()}
+    )
     try:
         actions.start()
         if not args.shell:

@@ -27,6 +27,16 @@ QUIET_ENV = {
 }
 
 
+BIND_VARIABLE = "CS_BIND_ADDRESS"
+LOOPBACK = "127.0.0.1"
+
+
+def bind_address() -> str:
+    """Where `make run` listens: loopback unless told otherwise (CS_BIND_ADDRESS=0.0.0.0 serves the
+    network; the action server has no authentication, docs/deployment.md)."""
+    return os.environ.get(BIND_VARIABLE, "").strip() or LOOPBACK
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -34,6 +44,10 @@ def free_port() -> int:
 
 
 TRACKER_STORE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
+# The servers started here serve the shell, the tests, the simulation and the benchmark, whose load
+# comes from one address and few senders on purpose: no rate limits unless a caller sets them
+# (channels/door.py; `make run` keeps them).
+NO_RATE_LIMITS = {"CS_SENDER_MESSAGES_PER_MINUTE": "0", "CS_ADDRESS_MESSAGES_PER_MINUTE": "0"}
 
 
 def write_endpoints(
@@ -112,7 +126,9 @@ def rasa_server(
         RASA, "run", "-m", str(model), "--port", str(port), "--cors", "*",
         "--endpoints", str(endpoints), "--credentials", str(credentials or root / "credentials.yml"),
     ]  # fmt: skip
-    return Server("Rasa server", command, f"http://localhost:{port}/", env or {}, log, root)
+    return Server(
+        "Rasa server", command, f"http://localhost:{port}/", {**NO_RATE_LIMITS, **(env or {})}, log, root
+    )
 
 
 def web_server(port: int, rasa_port: int, log: Path, env: Optional[Dict[str, str]] = None) -> Server:

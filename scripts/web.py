@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.config import Settings  # noqa: E402
 from evidence.http import EvidenceHTTP  # noqa: E402
+from scripts.servers import LOOPBACK, bind_address  # noqa: E402
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {
@@ -109,7 +110,7 @@ class WebHandler(BaseHTTPRequestHandler):
 
 
 def make_web_server(
-    port: int, rasa_port: int, host: str = "0.0.0.0", evidence: Optional[Settings] = None
+    port: int, rasa_port: int, host: str = LOOPBACK, evidence: Optional[Settings] = None
 ) -> ThreadingHTTPServer:
     """The server, its evidence directory recovered (settings from the environment unless given)."""
     endpoints = EvidenceHTTP(evidence or Settings.from_env(rasa_port=rasa_port))
@@ -121,7 +122,7 @@ def make_web_server(
 
 
 def start_web_server(
-    port: int, rasa_port: int, host: str = "0.0.0.0", evidence: Optional[Settings] = None
+    port: int, rasa_port: int, host: str = LOOPBACK, evidence: Optional[Settings] = None
 ) -> ThreadingHTTPServer:
     """Starts the web server in a daemon thread and returns it (call .shutdown() to stop)."""
     server = make_web_server(port, rasa_port, host, evidence)
@@ -133,7 +134,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--rasa-port", type=int, default=5005)
-    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--host", default=bind_address(), help="default: CS_BIND_ADDRESS or 127.0.0.1")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not PAGES["/vendor/webchat.js"].exists():  # e.g. the upload server alone (docker-compose.yml)

@@ -38,9 +38,10 @@ def test_every_bad_message_gets_a_clear_reply(bot: RunningBot, entry) -> None:
     text = entry["text"] * entry.get("repeat", 1)
     sender = new_sender()
     response = requests.post(webhook(bot), json={"sender": sender, "message": text}, timeout=60)
-    assert response.status_code == 200
+    assert response.status_code == (413 if entry.get("refused") else 200)
     replies = response.json()
     assert_clear_reply(replies)
+    assert ("上限" in joined(replies)) == bool(entry.get("refused"))
     # and the conversation still works afterwards
     assert "400-992-2556" in joined(bot.say(sender, "客服电话多少"))
 
