@@ -29,7 +29,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.clock import SERVICE_TIMEZONE
@@ -167,6 +167,12 @@ class Ticket:
     created_at: datetime  # in the service's timezone
 
 
+# A ticket reserved for an evidence link (evidence/offer.py): it has a number for the link to name but
+# is nobody's ticket yet: no count, list or look-up shows it until its first file arrives
+# (`open_draft_ticket`) or the ticket form completes it.
+DRAFT = "draft"
+
+
 def create_ticket(
     conversation_id: str,
     topic: str,
@@ -213,14 +219,28 @@ def find_ticket(number: str) -> Optional[Ticket]:
 
 
 def complete_ticket(number: str, description: str, contact_channel: str, contact_detail: str) -> Ticket:
-    """Fills in a ticket opened for evidence (actions/evidence_offer.py) with the ticket form's answers."""
+    """Fills in a ticket opened for evidence (actions/evidence_offer.py) with the ticket form's answers;
+    a draft becomes an open ticket."""
     with engine().begin() as connection:
         connection.execute(
             tickets.update()
             .where(tickets.c.number == number)
             .values(description=description, contact_channel=contact_channel, contact_detail=contact_detail)
         )
+        open_draft_ticket(number, connection)
     return find_ticket(number)
+
+
+def open_draft_ticket(number: str, connection: Optional[Connection] = None) -> None:
+    """A draft ticket becomes an open one (its first file arrived, or the user asked for a ticket)."""
+    update = (
+        tickets.update().where(tickets.c.number == number, tickets.c.status == DRAFT).values(status="open")
+    )
+    if connection is not None:
+        connection.execute(update)
+        return
+    with engine().begin() as own:
+        own.execute(update)
 
 
 def ticket_evidence_names(number: str) -> List[str]:

@@ -215,7 +215,7 @@ class ActionQueryTicket(Action):
                 channels=knowledge.store_failure_channels(conversation_language(tracker)),
             )
             return []
-        if ticket is None:
+        if ticket is None or ticket.status == store.DRAFT:  # a draft is nobody's ticket yet
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return []
         if ticket.conversation_id == tracker.sender_id or tracker.get_slot("verified_ticket") == number:

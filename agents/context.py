@@ -44,7 +44,7 @@ def _tickets(conversation_id: str) -> List[Dict[str, Any]]:
     )
     query = (
         select(store.tickets, evidence_count)
-        .where(store.tickets.c.conversation_id == conversation_id)
+        .where(store.tickets.c.conversation_id == conversation_id, store.tickets.c.status != store.DRAFT)
         .order_by(store.tickets.c.id)
     )
     with engine().connect() as connection:

@@ -116,7 +116,12 @@ def queue_length_by_quarter(service_url: str) -> Dict[str, int]:
 def service_counts(service_url: str) -> Dict[str, Dict[str, int]]:
     engine = create_engine(service_url)
     with engine.connect() as connection:
-        statuses = Counter(row.status for row in connection.execute(select(store.tickets.c.status)))
+        statuses = Counter(
+            row.status
+            for row in connection.execute(
+                select(store.tickets.c.status).where(store.tickets.c.status != store.DRAFT)
+            )
+        )
         scores = Counter(row.score for row in connection.execute(select(store.ratings.c.score)))
     return {
         "tickets_by_status": dict(sorted(statuses.items())),

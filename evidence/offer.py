@@ -1,5 +1,6 @@
 """The "上传证据" / "Upload evidence" button that the actions add to their replies, and the ticket the
-upload is for (a case gets one before its first link, so that the link can name it).
+upload is for: a case gets a draft before its first link, so that the link can name it; the draft
+becomes a ticket when its first file arrives or the user asks for one (actions/store.py, DRAFT).
 
 Without CS_EVIDENCE_SECRET there is no upload server to point at (`make shell`, bare action servers):
 no button, and no ticket is opened for it.
@@ -50,7 +51,7 @@ def evidence_contact(conversation_id: str) -> str:
 def opened_for_evidence(ticket: store.Ticket, conversation_id: str) -> bool:
     """A ticket this conversation opened only to attach evidence, which the ticket form may complete."""
     return (
-        ticket.status == "open"
+        ticket.status in ("open", store.DRAFT)
         and ticket.conversation_id == conversation_id
         and ticket.contact_channel == CONTACT_CHANNEL
         and ticket.contact_detail == evidence_contact(conversation_id)
@@ -60,7 +61,7 @@ def opened_for_evidence(ticket: store.Ticket, conversation_id: str) -> bool:
 def case_ticket(
     conversation_id: str, current_number: Optional[str], topic: str, description: str, now: datetime
 ) -> store.Ticket:
-    """The conversation's open ticket for this topic, or a new one. Raises store.StoreError."""
+    """The conversation's ticket (or draft) for this topic, or a new draft. Raises store.StoreError."""
     ticket = store.find_ticket(current_number) if current_number else None
     if (
         ticket is not None
@@ -76,4 +77,5 @@ def case_ticket(
         contact_channel=CONTACT_CHANNEL,
         contact_detail=evidence_contact(conversation_id),
         now=now,
+        status=store.DRAFT,
     )

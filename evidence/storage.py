@@ -416,6 +416,7 @@ class EvidenceStore:
                         file_id = connection.execute(
                             store.evidence.insert().values(**record)
                         ).inserted_primary_key[0]
+                        store.open_draft_ticket(record["ticket_number"], connection)
                 except store.StoreError:
                     for path in placed:
                         path.unlink(missing_ok=True)

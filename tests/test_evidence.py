@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from actions import store
 from actions.smart_answer import ActionAnswerTopic
 from actions.tickets import ActionCreateTicket, ActionQueryTicket, evidence_summary
+from analytics.figures import service_counts
 from evidence import links, media
 from evidence.config import Settings
 from evidence.storage import EvidenceStore
@@ -230,6 +231,29 @@ def test_the_four_topics_offer_an_upload_link_for_a_new_ticket(evidence_on, topi
     assert url.startswith(f"http://localhost:8080/evidence/{number}?lang=zh&t=")
     claims = links.verify(SECRET, requests.utils.unquote(url.split("t=", 1)[1]), number)
     assert claims.conversation_id == "conv-a"
+    assert ticket.status == store.DRAFT  # a link, not yet a ticket
+
+
+def test_offers_open_no_tickets_until_a_file_arrives(evidence_on, tmp_path) -> None:
+    numbers = []
+    for n in range(20):  # twenty new users asking about a ban: twenty links, no ticket
+        _, events = run_action(ActionAnswerTopic(), make_tracker("account_ban", "封号了", sender_id=f"u{n}"))
+        numbers.append(slot_events(events)["ticket_number"])
+    assert service_counts(store.database_url())["tickets_by_status"] == {}
+    shown, _ = run_action(
+        ActionQueryTicket(), make_tracker("query_ticket", f"查询工单 {numbers[0]}", sender_id="u0")
+    )
+    assert shown[0]["response"] == "utter_ticket_not_found"
+    evidence = EvidenceStore(
+        Settings.from_env({"CS_EVIDENCE_SECRET": SECRET, "CS_EVIDENCE_DIR": str(tmp_path)})
+    )
+    body = png_bytes()
+    evidence.receive(numbers[0], "u0", io.BytesIO(body), len(body), "封号提示.png", "", "user@test")
+    assert service_counts(store.database_url())["tickets_by_status"] == {"open": 1}
+    shown, _ = run_action(
+        ActionQueryTicket(), make_tracker("query_ticket", f"查询工单 {numbers[0]}", sender_id="u0")
+    )
+    assert shown[0]["response"] == "utter_ticket_status"
 
 
 def test_the_same_case_keeps_its_ticket_and_english_gets_an_english_button(evidence_on) -> None:
@@ -270,6 +294,7 @@ def test_the_ticket_form_completes_the_cases_ticket_and_offers_the_link_again(ev
     created, _ = run_action(ActionCreateTicket(), make_tracker("create_ticket", "", slots, sender_id="c2"))
     assert created[0]["ticket_number"] == number  # completed, not a second ticket
     assert store.find_ticket(number).contact_detail == "me@example.org"
+    assert store.find_ticket(number).status == "open"  # asked for: a ticket now
     assert f"/evidence/{number}?" in created[0]["buttons"][0]["url"]
     # Once completed, another form opens a new ticket.
     second, _ = run_action(ActionCreateTicket(), make_tracker("create_ticket", "", slots, sender_id="c2"))
