@@ -215,7 +215,15 @@ class ActionQueryTicket(Action):
                 channels=knowledge.store_failure_channels(conversation_language(tracker)),
             )
             return []
-        if ticket is None or ticket.status == store.DRAFT:  # a draft is nobody's ticket yet
+        if (
+            ticket is not None
+            and ticket.status == store.DRAFT
+            and ticket.conversation_id == tracker.sender_id
+        ):
+            # Only an evidence link so far: how to make it a ticket.
+            dispatcher.utter_message(response="utter_no_ticket_yet")
+            return []
+        if ticket is None or ticket.status == store.DRAFT:  # another conversation's draft: no ticket
             dispatcher.utter_message(response="utter_ticket_not_found", ticket_number=number)
             return []
         if ticket.conversation_id == tracker.sender_id or tracker.get_slot("verified_ticket") == number:

@@ -243,6 +243,9 @@ def test_offers_open_no_tickets_until_a_file_arrives(evidence_on, tmp_path) -> N
     shown, _ = run_action(
         ActionQueryTicket(), make_tracker("query_ticket", f"查询工单 {numbers[0]}", sender_id="u0")
     )
+    assert shown[0]["response"] == "utter_no_ticket_yet"
+    elsewhere = make_tracker("query_ticket", f"查询工单 {numbers[0]}", sender_id="u1")
+    shown, _ = run_action(ActionQueryTicket(), elsewhere)
     assert shown[0]["response"] == "utter_ticket_not_found"
     evidence = EvidenceStore(
         Settings.from_env({"CS_EVIDENCE_SECRET": SECRET, "CS_EVIDENCE_DIR": str(tmp_path)})
