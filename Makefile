@@ -89,8 +89,11 @@ format:
 validate:
 	$(BIN)/rasa data validate --fail-on-warnings
 
+# Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
+# worker (--dist loadfile), so its running bot is started once.
+PYTEST_WORKERS ?= 3
 pytest: $(MODEL)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # Intent report and confusion matrix on the held-out file (pytest asserts the accuracy).
 test-nlu: $(MODEL)
