@@ -77,11 +77,18 @@ class Server:
         self.process: Optional[subprocess.Popen] = None
 
     def start(self, timeout: float = 180) -> Server:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> Server:
+        """Starts the process without waiting: several servers can start at once (wait_ready)."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command, cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+        return self
+
+    def wait_ready(self, timeout: float = 180) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -91,7 +98,7 @@ class Server:
                     return self
             except requests.RequestException:
                 pass
-            time.sleep(0.5)
+            time.sleep(0.25)
         self.stop()
         raise TimeoutError(f"{self.name} not ready after {timeout}s: see {self.log}")
 

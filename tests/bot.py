@@ -40,9 +40,14 @@ class RunningBot:
         self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
 
     def start(self, sim_now: str, web: bool = False) -> RunningBot:
-        self.restart_actions(sim_now)
         self.rasa.env["CS_SIM_NOW"] = sim_now
-        self.rasa.start()
+        self.rasa.launch()  # the Rasa server loads its model while the action server starts
+        try:
+            self.restart_actions(sim_now)
+            self.rasa.wait_ready()
+        except Exception:
+            self.stop()
+            raise
         if web:  # its own process, as in production: it shares only the database with the servers
             env = {
                 **self.evidence_env,

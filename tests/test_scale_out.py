@@ -39,11 +39,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     redis = redis_server.TempRedis().start()
     action_port = free_port()
     env = {**production_env(pg, redis, action_port), "CS_SIM_NOW": SIM_NOW, "CS_AGENT_TOKEN": AGENT_TOKEN}
-    servers = [action_server(action_port, workdir / "actions.log", env).start()]
+    servers = [action_server(action_port, workdir / "actions.log", env).launch()]
     endpoints = ROOT / "endpoints.production.yml"
     ports = [free_port(), free_port()]
+    # Each Rasa server once the one before has made the tracker store's tables (they would race).
     for index, port in enumerate(ports):
         servers.append(rasa_server(MODEL, port, endpoints, workdir / f"rasa{index}.log", env).start())
+    servers[0].wait_ready()
     yield {
         "urls": [f"http://localhost:{p}/webhooks/rest/webhook" for p in ports],
         "servers": [f"http://localhost:{p}" for p in ports],

@@ -274,11 +274,14 @@ def test_two_servers_on_one_sqlite_file_and_a_kill_right_after_a_reply(tmp_path:
     tracker_db = tmp_path / "tracker.db"
     endpoints = write_endpoints(tmp_path / "endpoints.yml", action_port, tracker_db)
     ports = [free_port(), free_port()]
-    servers = [action_server(action_port, tmp_path / "actions.log", env).start()]
+    servers = [action_server(action_port, tmp_path / "actions.log", env).launch()]
     try:
+        # The first Rasa server starts with the action server; the second once the first has made the
+        # tracker store's tables (two servers creating them at once would race).
         for index, port in enumerate(ports):
-            log = tmp_path / f"rasa{index}.log"
-            servers.append(rasa_server(MODEL, port, endpoints, log, env).start())
+            servers.append(rasa_server(MODEL, port, endpoints, tmp_path / f"rasa{index}.log", env).launch())
+            servers[-1].wait_ready()
+        servers[0].wait_ready()
         first, second = ports
         sender = "cache-two-servers"
         said = ["我的号被封了怎么办", "没用", "还是不行", "客服电话多少"]
