@@ -21,7 +21,7 @@ help:
 	@echo "make shell            chat in the terminal (starts the action server too)"
 	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
-	@echo "make simulate         play a simulated day of users (var/simulation/)"
+	@echo "make simulate         play a simulated day of users (var/simulation/); GOALS=tests/data/real_style_holdout.yml: real wording"
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
@@ -118,7 +118,7 @@ compare-configs:
 
 # A simulated day of users through the real servers (stores in var/simulation/), then its report.
 simulate: $(MODEL)
-	$(BIN)/python scripts/simulate.py
+	$(BIN)/python scripts/simulate.py $(if $(GOALS),--goals $(GOALS))
 
 report:
 	$(BIN)/python scripts/report.py

@@ -8,9 +8,12 @@ need, its single-turn non-follow-up cases the first questions, all its cases the
 asks, is satisfied only if the reply holds every expected string, then says so and rates the service
 when asked to; otherwise rephrases once and, still unanswered, asks for a human (queue in service
 hours, else a ticket or not). Smaller shares ask for a human at once, leave after the first reply, or
-stray out of scope. Agents (9:00-21:00, accounts made with agents/cli.py, logged in through the
-console's API) take queued conversations and close them a few minutes later; most users then rate
-the human service. What became of each user's need goes to goals.json beside the
+stray out of scope. `--goals tests/data/real_style_holdout.yml` (make simulate GOALS=…) draws the needs
+and their wordings from the real-style held-out set instead — questions as people post them online —
+so that containment reflects real wording; its questions about other companies' platforms are not
+needs the bot could meet and are left out. Agents (9:00-21:00, accounts made with agents/cli.py,
+logged in through the console's API) take queued conversations and close them a few minutes later;
+most users then rate the human service. What became of each user's need goes to goals.json beside the
 stores (GOALS_FILE). Seeded: the same seed plays the same day. `make report` then reads them.
 """
 
@@ -43,6 +46,7 @@ from scripts.servers import ROOT, action_server, free_port, rasa_server, write_e
 SIMULATION_DIR = ROOT / "var" / "simulation"
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 GOALS_SOURCE = ROOT / "tests" / "data" / "answer_holdout.yml"
+REAL_STYLE_GOALS = ROOT / "tests" / "data" / "real_style_holdout.yml"  # the other set --goals takes
 # Relative arrivals per hour of the day (0-23).
 HOURLY_ARRIVALS = [
     1,
@@ -124,18 +128,22 @@ class Goal:
 
 
 def load_goals(path: Path = GOALS_SOURCE) -> List[Goal]:
-    """One goal per distinct `expect` list of the held-out answer set, in file order."""
+    """One goal per distinct `expect` list of a held-out answer set, in file order: the answer set's
+    cases (`style`) or the real-style set's (`shape`), without the cases that need a reply no list of
+    strings states (`expect_any`: the honest "this is Douyin's service" to another platform's question)."""
     grouped: Dict[Tuple[str, ...], List[Wording]] = {}
     openers: Dict[Tuple[str, ...], List[Wording]] = {}
     for case in yaml.safe_load(path.read_text("utf-8"))["cases"]:
+        if case.get("expect_any"):
+            continue
         turns = tuple(case["turns"])
-        english = case["style"] == "english" or (
-            case["style"] != "pinyin" and not any(CJK.search(t) for t in turns)
-        )
+        style = case.get("style") or case.get("shape")
+        english = style == "english" or bool(case.get("english"))
+        english = english or (style != "pinyin" and not any(CJK.search(t) for t in turns))
         wording = Wording(case["id"], turns, "en" if english else "zh")
         expect = tuple(case["expect"])
         grouped.setdefault(expect, []).append(wording)
-        if len(turns) == 1 and case["style"] != "followup":
+        if len(turns) == 1 and style != "followup":
             openers.setdefault(expect, []).append(wording)
     return [Goal(e, tuple(openers[e]), tuple(w)) for e, w in grouped.items() if e in openers]
 
@@ -158,6 +166,7 @@ class Simulation:
     console_url: str = ""
     agent_headers: List[Dict[str, str]] = field(default_factory=list)  # each agent's session
     clock_file: Path = SIMULATION_DIR / "clock"
+    goals_source: Path = GOALS_SOURCE  # the held-out set the needs and their wordings come from
     rng: random.Random = field(init=False)
     events: List[Tuple[datetime, int, str, str, int]] = field(default_factory=list)  # …, agent
     waiting: List[str] = field(default_factory=list)
@@ -167,7 +176,7 @@ class Simulation:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
-        self.goals = load_goals()
+        self.goals = load_goals(self.goals_source)
         self.off_topic = out_of_scope_questions()
         start = datetime(self.day.year, self.day.month, self.day.day, tzinfo=SERVICE_TIMEZONE)
         self.agents_free_at = [start] * AGENTS
@@ -332,11 +341,19 @@ class Simulation:
 
     def goals_document(self) -> Dict[str, Any]:
         return {
-            "source": str(GOALS_SOURCE.relative_to(ROOT)),
+            "source": display_path(self.goals_source),
             "date": self.day.isoformat(),
             "seed": self.seed,
             "users": [self.records[sender] for sender in sorted(self.records)],
         }
+
+
+def display_path(path: Path) -> str:
+    """A path inside the project relative to it, any other as it is."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def log_in_agents(database_url: str, console_url: str) -> List[Dict[str, str]]:
@@ -362,13 +379,17 @@ def start_servers(workdir: Path, clock_file: Path, token: str) -> Tuple[object, 
     return actions, rasa, rasa_port
 
 
-def simulate(workdir: Path, day: date, users: int, seed: int) -> Dict[str, int]:
+def simulate(
+    workdir: Path, day: date, users: int, seed: int, goals_source: Path = GOALS_SOURCE
+) -> Dict[str, int]:
     """Plays the day into fresh stores under `workdir` and returns counts of what happened."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     token = secrets.token_urlsafe(12)
-    simulation = Simulation(day=day, users=users, seed=seed, clock_file=workdir / "clock")
+    simulation = Simulation(
+        day=day, users=users, seed=seed, clock_file=workdir / "clock", goals_source=goals_source
+    )
     simulation.set_clock(datetime(day.year, day.month, day.day, tzinfo=SERVICE_TIMEZONE))
     actions, rasa, port = start_servers(workdir, simulation.clock_file, token)
     simulation.rasa_url = f"http://localhost:{port}/webhooks/rest/webhook"
@@ -393,8 +414,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 25))
     parser.add_argument("--out", type=Path, default=SIMULATION_DIR)
+    parser.add_argument(
+        "--goals", type=Path, default=GOALS_SOURCE,
+        help=f"the held-out set the users' needs come from (or {display_path(REAL_STYLE_GOALS)})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
-    stats = simulate(args.out, args.date, args.users, args.seed)
+    stats = simulate(args.out, args.date, args.users, args.seed, args.goals)
     print("Simulated day", args.date, "→", ", ".join(f"{k}: {v}" for k, v in sorted(stats.items())))
     asked = sum(v for k, v in stats.items() if k.startswith("goal_") and k != "goal_no_question")
     by_bot = stats.get("goal_bot_first_try", 0) + stats.get("goal_bot_rephrase", 0)

@@ -44,6 +44,29 @@ def test_goals_group_the_held_out_cases_by_their_expected_strings() -> None:
     assert not {c["id"] for c in cases if c["style"] == "pinyin"} & english
 
 
+def test_the_real_style_set_gives_needs_and_wordings_too(tmp_path: Path) -> None:
+    """`--goals tests/data/real_style_holdout.yml`: the needs as people word them online; another
+    platform's question (an honest "this is Douyin's service", `expect_any`) is no need."""
+    all_cases = yaml.safe_load(simulate.REAL_STYLE_GOALS.read_text("utf-8"))["cases"]
+    cases = [case for case in all_cases if not case.get("expect_any")]
+    goals = load_goals(simulate.REAL_STYLE_GOALS)
+    wordings = {w.case: w for goal in goals for w in goal.wordings}
+    assert {c["id"] for c in cases} == set(wordings) and len(cases) < len(all_cases)
+    assert {c["id"] for c in cases if c.get("english")} == {
+        i for i, w in wordings.items() if w.language == "en"
+    }
+    assert all(goal.first for goal in goals)
+    simulation = Simulation(
+        day=date(2026, 11, 25),
+        users=1,
+        seed=1,
+        clock_file=tmp_path / "clock",
+        goals_source=simulate.REAL_STYLE_GOALS,
+    )
+    assert simulation.goals == goals
+    assert simulation.goals_document()["source"] == "tests/data/real_style_holdout.yml"
+
+
 def test_a_need_is_met_only_by_every_expected_string_in_any_case() -> None:
     goal = next(g for g in load_goals() if len(g.expect) > 1)
     assert goal.met_by("…" + " / ".join(e.upper() for e in goal.expect) + "…")
