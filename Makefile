@@ -107,11 +107,20 @@ test-stories: $(MODEL)
 actions:
 	$(BIN)/rasa run actions --actions actions --port $(ACTION_PORT)
 
+# Ports: make run RASA_PORT=5006 WEB_PORT=8081 ACTION_PORT=5056 (ENDPOINTS: another endpoints file).
+# `exec`: make's child is serve.py itself, which stops every server it started when make forwards it
+# SIGTERM (or on Ctrl-C).
+WEB_PORT ?= 8080
+ENDPOINTS ?= endpoints.yml
+SERVE = exec $(BIN)/python scripts/serve.py --model $(MODEL) --port $(RASA_PORT) --web-port $(WEB_PORT) \
+	--endpoints $(call agent_quote,$(ENDPOINTS)) \
+	$(if $(filter command line environment,$(origin ACTION_PORT)),--action-port $(ACTION_PORT))
+
 run: $(MODEL)
-	$(BIN)/python scripts/serve.py --model $(MODEL)
+	$(SERVE)
 
 shell: $(MODEL)
-	$(BIN)/python scripts/serve.py --model $(MODEL) --shell
+	$(SERVE) --shell
 
 compare-configs:
 	$(BIN)/python scripts/compare_configs.py

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import mimetypes
+import signal
 import sys
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -140,4 +141,12 @@ if __name__ == "__main__":
         print("web/vendor/node_modules is missing (make install): the chat page will not load")
     server = make_web_server(args.port, args.rasa_port, args.host)
     print(f"Web chat: http://localhost:{args.port}/   agent console: http://localhost:{args.port}/agent")
-    server.serve_forever()
+    # SIGTERM (docker stop; as a container's first process Python would otherwise ignore it) ends the
+    # loop like Ctrl-C: uploads in progress are cut off, their partial files removed at the next start.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
