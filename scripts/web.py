@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.config import Settings  # noqa: E402
 from evidence.http import EvidenceHTTP  # noqa: E402
+from observability.web_server import metrics as web_metrics  # noqa: E402
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 PAGES = {
@@ -86,6 +87,8 @@ class WebHandler(BaseHTTPRequestHandler):
             return evidence.get(self)
         if path == "/favicon.ico":
             return self._send(204, b"", "image/x-icon")
+        if path == "/metrics":  # Prometheus (observability/web_server.py)
+            return self._send(200, *web_metrics())
         if path == "/config.js":
             return self._send(200, config_script(self.rasa_port), "text/javascript")
         file = self._file_for(path)
