@@ -129,8 +129,9 @@ compare-configs:
 simulate: $(MODEL)
 	$(BIN)/python scripts/simulate.py
 
+# ANSWER_TARGET: seconds within which an agent should answer (service level; default 60).
 report:
-	$(BIN)/python scripts/report.py
+	$(BIN)/python scripts/report.py $(if $(ANSWER_TARGET),--answer-target $(call agent_quote,$(ANSWER_TARGET)))
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
