@@ -3,7 +3,7 @@ fallbacks and the actions run.
 
 Rasa lets a project add routes through an input channel, so `MetricsInput` is listed in
 credentials.yml; when Rasa loads it, four of Rasa's methods are wrapped to count (a few microseconds
-per message, measured in tests/test_metrics.py):
+per message, measured in tests/test_operations.py):
 
 - `UserMessage.__init__` stamps the message's arrival (the channel makes it as the request comes in);
 - `Agent.handle_message` counts it and observes the time from arrival to the end of its handling,

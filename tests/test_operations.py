@@ -1,14 +1,22 @@
-"""Prometheus metrics (observability/) scraped from the real servers during a short load: what they count
-equals what was sent and what the stores hold (the tracker store's events, the service database)."""
+"""Operating the bot as `make run` serves it (the README's command, once for the module): Prometheus
+metrics (observability/) scraped from its servers around a short load, what they count equal to what was
+sent and to what the stores hold; then a clean stop: SIGTERM to make (which forwards it) stops every
+server it started, and `make shell` on the same action port stops on Ctrl-C (SIGINT to the terminal's
+process group): no process left, ports free, a second start works."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,7 +30,9 @@ from sqlalchemy import create_engine, text
 from actions import store
 from actions.handoff import ActionTransferHuman
 from observability import action_server, rasa_server, web_server
-from tests.bot import RunningBot, joined
+from scripts.agent_client import add_agent, agent_headers
+from scripts.servers import free_port, write_endpoints
+from tests.bot import AGENT_PASSWORD, MODEL, joined, rest_message
 from tests.conftest import ROOT, make_tracker, run_action
 
 pytestmark = pytest.mark.servers
@@ -30,6 +40,85 @@ SIM_NOW = "2026-11-25T10:00:00+08:00"  # agents on duty: a transfer queues
 CONVERSATIONS = 8
 # Each conversation: a topic, a follow-up, out of scope, a word the NLU cannot place, a human.
 SCRIPT = ["我的账号被封了怎么办", "要多久", "今天天气怎么样", "呃", "转人工", "账号被封了"]
+# The README's targets; -o: a test never retrains the model or reinstalls the packages.
+MAKE = ["make", "-s", "-o", ".venv/bin/rasa", "-o", str(MODEL.relative_to(ROOT))]
+HOTLINE = "400-992-2556"
+
+
+def session_processes(session: int) -> Dict[int, str]:
+    """The live processes of a session (the test starts make as a session leader), with their command."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            found[int(stat.parent.name)] = command
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+        return True
+
+
+def start_make(target: List[str], env: Dict[str, str], log: Path, **kwargs) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            [*MAKE, *target],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **kwargs,
+        )
+
+
+def wait_for(check, what: str, timeout: float = 180):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+            if result:
+                return result
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} after {timeout} s")
+
+
+def stop_and_check(make: subprocess.Popen, how: str, ports: List[int]) -> float:
+    """Sends the signal, waits for make to end; nothing of the session may be left, no port taken."""
+    started = session_processes(make.pid)
+    assert len(started) >= 4, started  # make, serve.py, the action server, the Rasa server
+    begun = time.monotonic()
+    if how == "SIGTERM to make":
+        os.kill(make.pid, signal.SIGTERM)
+    else:  # Ctrl-C in a terminal: every process of its foreground group
+        os.killpg(make.pid, signal.SIGINT)
+    make.wait(timeout=90)
+    took = time.monotonic() - begun
+    assert session_processes(make.pid) == {}, f"left after {how}"
+    assert [port for port in ports if not port_free(port)] == []
+    return took
+
+
+def kill_what_is_left(make: subprocess.Popen) -> None:
+    """After a failure: the whole group the test made, by its id (nothing else)."""
+    try:
+        os.killpg(make.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    make.wait()
+
 
 Samples = Dict[Tuple[str, Tuple[Tuple[str, str], ...]], float]
 
@@ -56,24 +145,53 @@ def by_label(samples: Samples, name: str, label: str) -> Dict[str, float]:
     return {dict(key)[label]: v for (n, key), v in samples.items() if n == name}
 
 
+class Served:
+    """`make run` on free ports, its own databases and evidence folder, the clock at SIM_NOW."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.rasa_port, self.web_port, self.action_port = free_port(), free_port(), free_port()
+        self.endpoints = write_endpoints(workdir / "endpoints.yml", self.action_port, workdir / "tracker.db")
+        self.database_url = f"sqlite:///{workdir / 'service.db'}"
+        self.env = {
+            **os.environ,
+            "CS_DATABASE_URL": self.database_url,
+            "CS_EVIDENCE_DIR": str(workdir / "evidence"),
+            "CS_SIM_NOW": SIM_NOW,
+        }
+        self.rasa_url = f"http://localhost:{self.rasa_port}"
+        self.action_url = f"http://localhost:{self.action_port}"
+        self.web_url = f"http://localhost:{self.web_port}"
+        target = ["run", f"RASA_PORT={self.rasa_port}", f"WEB_PORT={self.web_port}",
+                  f"ACTION_PORT={self.action_port}", f"ENDPOINTS={self.endpoints}"]  # fmt: skip
+        self.make = start_make(target, self.env, workdir / "make-run.log")
+        wait_for(lambda: requests.get(self.rasa_url, timeout=5).ok, "the Rasa server did not start")
+
+    def say(self, sender: str, message: str) -> List[Dict]:
+        return rest_message(self.rasa_port, sender, message)
+
+
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
-    running = RunningBot(tmp_path_factory.mktemp("metrics")).start(SIM_NOW, web=True)
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    running = Served(tmp_path_factory.mktemp("served"))
     yield running
-    running.stop()
+    kill_what_is_left(running.make)  # stopped by the last test, unless a test failed before
 
 
-def events_of(bot: RunningBot, senders: List[str]) -> List[Tuple[str, str, str]]:
+# --- metrics ---------------------------------------------------------------------------------------
+
+
+def events_of(served: Served, senders: List[str]) -> List[Tuple[str, str, str]]:
     """(type, action or intent name, data) of every event the tracker store holds for `senders`."""
     marks = ",".join(f":s{i}" for i in range(len(senders)))
     query = f"SELECT type_name, action_name, intent_name, data FROM events WHERE sender_id IN ({marks})"
-    with create_engine(f"sqlite:///{bot.workdir / 'tracker.db'}").connect() as connection:
+    with create_engine(f"sqlite:///{served.workdir / 'tracker.db'}").connect() as connection:
         rows = connection.execute(text(query), {f"s{i}": s for i, s in enumerate(senders)}).all()
     return [tuple(row) for row in rows]
 
 
-def test_counters_match_the_messages_sent_and_the_stores(bot: RunningBot) -> None:
-    rasa_url, actions_url = f"http://localhost:{bot.rasa_port}", f"http://localhost:{bot.action_port}"
+def test_counters_match_the_messages_sent_and_the_stores(served: Served) -> None:
+    rasa_url, actions_url = served.rasa_url, served.action_url
     rasa_before, actions_before = scrape(rasa_url), scrape(actions_url)
     senders = [f"metrics-{i}" for i in range(CONVERSATIONS)]
 
@@ -81,7 +199,7 @@ def test_counters_match_the_messages_sent_and_the_stores(bot: RunningBot) -> Non
         spent = 0.0
         for line in SCRIPT:
             begun = time.perf_counter()
-            assert joined(bot.say(sender, line))
+            assert joined(served.say(sender, line))
             spent += time.perf_counter() - begun
         return spent
 
@@ -99,7 +217,7 @@ def test_counters_match_the_messages_sent_and_the_stores(bot: RunningBot) -> Non
     assert delta(rasa_after, rasa_before, "douyin_cs_message_errors_total", channel="rest") == 0
 
     # What the tracker store holds for these conversations: intents, confidences, actions.
-    stored = events_of(bot, senders)
+    stored = events_of(served, senders)
     users = [json.loads(data) for kind, _, _, data in stored if kind == "user"]
     assert len(users) == sent
     intents = Counter(user["parse_data"]["intent"]["name"] for user in users)
@@ -122,7 +240,7 @@ def test_counters_match_the_messages_sent_and_the_stores(bot: RunningBot) -> Non
     } == actions
 
     # Transfers and the queue, from the action server and the service database.
-    with create_engine(bot.database_url).connect() as connection:
+    with create_engine(served.database_url).connect() as connection:
         queued = connection.execute(
             text("SELECT COUNT(*) FROM handoff_queue WHERE status = 'waiting'")
         ).scalar()
@@ -137,11 +255,11 @@ def test_counters_match_the_messages_sent_and_the_stores(bot: RunningBot) -> Non
     print(f"{sent} messages: server {server_seconds:.2f} s, clients {client_seconds:.2f} s; {dict(intents)}")
 
 
-def test_agents_online_follow_the_log_ins(bot: RunningBot) -> None:
-    actions_url = f"http://localhost:{bot.action_port}"
+def test_agents_online_follow_the_log_ins(served: Served) -> None:
+    actions_url = served.action_url
     online = value(scrape(actions_url), "douyin_cs_agents_online")
-    bot.add_agent("metrics1", "小量")
-    bot.agent_headers("metrics1")  # logs in: a session seen now
+    add_agent(served.database_url, "metrics1", "小量", AGENT_PASSWORD)
+    agent_headers(f"{served.rasa_url}/webhooks/agent_console", "metrics1", AGENT_PASSWORD)  # a log-in
     assert value(scrape(actions_url), "douyin_cs_agents_online") == online + 1
 
 
@@ -151,16 +269,16 @@ def png() -> bytes:
     return picture.getvalue()
 
 
-def test_uploads_accepted_and_refused_are_counted(bot: RunningBot) -> None:
-    before = scrape(bot.web_url)
-    replies = bot.say("metrics-upload", "我的账号被封了怎么申诉")
+def test_uploads_accepted_and_refused_are_counted(served: Served) -> None:
+    before = scrape(served.web_url)
+    replies = served.say("metrics-upload", "我的账号被封了怎么申诉")
     page = next(b["url"] for m in replies for b in m.get("buttons") or [] if b.get("url"))  # 上传证据
     ticket = urlsplit(page).path.rsplit("/", 1)[1]
     token = parse_qs(urlsplit(page).query)["t"][0]
 
     def upload(body: bytes, name: str, token: str = token) -> int:
         return requests.post(
-            f"{bot.web_url}/evidence/api/case/{ticket}/files",
+            f"{served.web_url}/evidence/api/case/{ticket}/files",
             params={"t": token, "lang": "zh"},
             data=body,
             headers={"X-File-Name": name},
@@ -171,16 +289,41 @@ def test_uploads_accepted_and_refused_are_counted(bot: RunningBot) -> None:
     assert upload(png(), "again.png") == 200  # the same file: a duplicate
     assert upload(b"plain text", "a.txt") == 415
     assert upload(png(), "b.png", token="forged.token") == 403
-    after = scrape(bot.web_url)
+    after = scrape(served.web_url)
     assert delta(after, before, "douyin_cs_uploads_total", outcome="accepted", reason="stored") == 1
     assert delta(after, before, "douyin_cs_uploads_total", outcome="accepted", reason="duplicate") == 1
     assert delta(after, before, "douyin_cs_uploads_total", outcome="refused", reason="bad_type") == 1
     assert delta(after, before, "douyin_cs_uploads_total", outcome="refused", reason="link") == 1
-    with create_engine(bot.database_url).connect() as connection:
+    with create_engine(served.database_url).connect() as connection:
         rows = connection.execute(
             text("SELECT COUNT(*) FROM evidence WHERE ticket_number = :t"), {"t": ticket}
         )
         assert rows.scalar() == 1
+
+
+# --- clean stops (the last test of the served bot: it stops it) -----------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_make_run_then_make_shell_stop_every_server(served: Served) -> None:
+    """The `make run` above stopped by SIGTERM, then `make shell` on the same action port by Ctrl-C."""
+    assert HOTLINE in joined(served.say("stop-1", "客服电话多少"))  # all three servers still up
+    ports = [served.rasa_port, served.web_port, served.action_port]
+    took = {"make run, SIGTERM": stop_and_check(served.make, "SIGTERM to make", ports)}
+
+    log = served.workdir / "make-shell.log"
+    make = start_make(["shell", f"ENDPOINTS={served.endpoints}"], served.env, log, stdin=subprocess.PIPE)
+    try:
+        make.stdin.write("客服电话多少\n".encode())  # the pipe stays open: the shell waits for more
+        make.stdin.flush()
+        wait_for(lambda: HOTLINE in log.read_text("utf-8", "replace"), "the shell got no answer")
+        took["make shell, Ctrl-C"] = stop_and_check(make, "Ctrl-C", [served.action_port])
+    finally:
+        kill_what_is_left(make)
+    print(f"seconds to stop: {took}")
+
+
+# --- metrics without servers -------------------------------------------------------------------------
 
 
 def test_the_rasa_servers_hooks_cost_microseconds_per_message() -> None:
