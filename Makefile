@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean evidence-purge \
-	agent-add agent-disable agent-list
+	agent-add agent-disable agent-list migrate backup restore
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -28,6 +28,9 @@ help:
 	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3]   add a human agent (asks the password)"
 	@echo "make agent-disable NAME=xiaodou   refuse the agent's log-ins and end their sessions"
 	@echo "make agent-list       the human agents and who is online (more: python -m agents.cli --help)"
+	@echo "make backup           a timestamped copy of the service database in var/backups/ (before an upgrade)"
+	@echo "make migrate          the service database at the newest schema revision (servers do it at start)"
+	@echo "make restore FILE=var/backups/service-….db   put a backup back (servers stopped)"
 
 install: venv web system spacy train
 
@@ -107,11 +110,20 @@ test-stories: $(MODEL)
 actions:
 	$(BIN)/rasa run actions --actions actions --port $(ACTION_PORT)
 
+# Ports: make run RASA_PORT=5006 WEB_PORT=8081 ACTION_PORT=5056 (ENDPOINTS: another endpoints file).
+# `exec`: make's child is serve.py itself, which stops every server it started when make forwards it
+# SIGTERM (or on Ctrl-C).
+WEB_PORT ?= 8080
+ENDPOINTS ?= endpoints.yml
+SERVE = exec $(BIN)/python scripts/serve.py --model $(MODEL) --port $(RASA_PORT) --web-port $(WEB_PORT) \
+	--endpoints $(call agent_quote,$(ENDPOINTS)) \
+	$(if $(filter command line environment,$(origin ACTION_PORT)),--action-port $(ACTION_PORT))
+
 run: $(MODEL)
-	$(BIN)/python scripts/serve.py --model $(MODEL)
+	$(SERVE)
 
 shell: $(MODEL)
-	$(BIN)/python scripts/serve.py --model $(MODEL) --shell
+	$(SERVE) --shell
 
 compare-configs:
 	$(BIN)/python scripts/compare_configs.py
@@ -120,8 +132,9 @@ compare-configs:
 simulate: $(MODEL)
 	$(BIN)/python scripts/simulate.py $(if $(GOALS),--goals $(GOALS))
 
+# ANSWER_TARGET: seconds within which an agent should answer (service level; default 60).
 report:
-	$(BIN)/python scripts/report.py
+	$(BIN)/python scripts/report.py $(if $(ANSWER_TARGET),--answer-target $(call agent_quote,$(ANSWER_TARGET)))
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
@@ -148,6 +161,21 @@ agent-disable:
 
 agent-list:
 	$(BIN)/python -m agents.cli list
+
+# The service database (CS_DATABASE_URL, else var/service.db) and its schema revisions (migrations/).
+# The servers migrate it when they start; this does it beforehand. Take a backup first.
+migrate:
+	$(BIN)/alembic upgrade head
+	$(BIN)/alembic current
+
+# SQLite's online backup API (also while the servers run) or pg_dump, to var/backups/<name>-<time>.
+BACKUP_DIR ?= var/backups
+backup:
+	$(BIN)/python scripts/backup.py --dir $(call agent_quote,$(BACKUP_DIR))
+
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/service-<time>.db" >&2; exit 2; }
+	$(BIN)/python scripts/backup.py --restore $(call agent_quote,$(FILE))
 
 lock:
 	$(BIN)/pip install --quiet -r requirements.in

@@ -22,6 +22,7 @@ from actions.service_hours import (
 )
 from agents import live
 from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
+from observability.action_server import count_transfer
 
 WAIT = {
     "zh": ("{low}-{high}分钟", "约{low}分钟", "（高峰时段，最长约30分钟）"),
@@ -43,6 +44,7 @@ def transfer_to_human(
             position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
         except store.StoreError:
             logger.exception("Could not queue %s for a human agent", tracker.sender_id)
+            count_transfer("failed")
             dispatcher.utter_message(
                 response="utter_store_unavailable",
                 channels=knowledge.store_failure_channels(language),
@@ -52,6 +54,7 @@ def transfer_to_human(
         # While queued, what the user adds reaches the consoles live (tracker_stores/cached_sql.py).
         queued = [SlotSet("human_requested", False), SlotSet("queued_for_human", True)]
         staffing = current_staffing(now)
+        count_transfer("queued_nobody_online" if staffing is not None and staffing.online == 0 else "queued")
         if staffing is not None and staffing.online == 0:
             # Queued all the same, so that the first agent to log in sees the conversation.
             dispatcher.utter_message(
@@ -70,6 +73,7 @@ def transfer_to_human(
         )
         return queued
     else:
+        count_transfer("after_hours")
         after_hours_offer(dispatcher, now, language, green_channel(topic, description) if topic else None)
     return [SlotSet("human_requested", False)]
 
@@ -130,6 +134,7 @@ class ActionTransferHuman(Action):
         if not human_availability(now).on_duty:
             # Nobody to transfer to: say so first, never "right away".
             green = green_channel(topic, tracker.get_slot("problem_text")) if topic else None
+            count_transfer("after_hours")
             after_hours_offer(dispatcher, now, conversation_language(tracker), green)
             return events + [SlotSet("human_requested", False)]
         if not topic:

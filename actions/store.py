@@ -2,7 +2,8 @@
 evidence files uploaded for tickets (evidence/storage.py writes those; the files are on disk).
 
 A SQLite file by default (var/service.db); set CS_DATABASE_URL (any SQLAlchemy URL, e.g.
-postgresql://user:pass@host/db) to use another database. Tables are created on first use.
+postgresql://user:pass@host/db) to use another database. Its schema is migrations/' revisions, brought to
+the newest on first use (or by `make migrate`): a change to a table here is a new revision there.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+import migrations
 from actions.clock import SERVICE_TIMEZONE
 from actions.parsing import format_ticket_number
 from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
@@ -136,7 +138,8 @@ def _engine_for(url: str) -> Engine:
         engine = sqlite_file_engine(url, future=True)
     else:
         engine = create_engine(url, future=True, pool_pre_ping=True)
-    metadata.create_all(engine)
+    # Every table of the service database (these and agents/schema.py's), at the newest revision.
+    migrations.ensure_current(url)
     return engine
 
 

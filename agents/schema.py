@@ -1,12 +1,11 @@
 """The agents' tables, in the service database beside the tickets and the queue (actions/store.py).
 
-Kept in their own MetaData so the bot's actions need not know them; `engine()` creates them on first
-use in whatever database CS_DATABASE_URL names (SQLite by default).
+Kept in their own MetaData so the bot's actions need not know them; the database is CS_DATABASE_URL's
+(SQLite by default), its tables made and changed by migrations/' revisions, like the store's: a change
+to a table here is a new revision there.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
@@ -92,13 +91,6 @@ agent_ratings = Table(
 )
 
 
-@lru_cache(maxsize=None)
-def _created(url: str) -> Engine:
-    engine = store.engine()
-    metadata.create_all(engine)
-    return engine
-
-
 def engine() -> Engine:
-    """The service database's engine, with the agents' tables created."""
-    return _created(store.database_url())
+    """The service database's engine (its first use brings every table to the newest revision)."""
+    return store.engine()

@@ -50,7 +50,9 @@ def percentile(values: Sequence[float], fraction: float) -> Optional[float]:
 class Chat:
     conversation_id: str
     enqueued_at: datetime  # naive UTC, like every stored time
+    status: str = ""  # the queue entry's: waiting | taken | closed (when the rows read carry it)
     first_take: Optional[datetime] = None
+    first_taker: Optional[str] = None
     first_reply: Optional[datetime] = None
     first_replier: Optional[str] = None
     closed_at: Optional[datetime] = None
@@ -75,7 +77,9 @@ def read_chats(
     """The chats, and per agent the number of takes and closes, from rows ordered by time."""
     entries: Dict[str, List[Chat]] = defaultdict(list)
     for row in sorted(queue_rows, key=lambda r: (r.enqueued_at, r.id)):
-        entries[row.conversation_id].append(Chat(row.conversation_id, row.enqueued_at))
+        entries[row.conversation_id].append(
+            Chat(row.conversation_id, row.enqueued_at, getattr(row, "status", ""))
+        )
     taken: Dict[str, int] = defaultdict(int)
     closed: Dict[str, int] = defaultdict(int)
     for row in sorted(action_rows, key=lambda r: (r.at, r.id)):
@@ -89,7 +93,7 @@ def read_chats(
         if chat is None:  # an action with no queue entry before it (a hand-edited database): no times
             continue
         if row.action == "take" and chat.first_take is None:
-            chat.first_take = row.at
+            chat.first_take, chat.first_taker = row.at, row.agent
         elif row.action == "reply" and chat.first_reply is None:
             chat.first_reply, chat.first_replier = row.at, row.agent
         elif row.action == "close" and chat.closed_at is None:

@@ -1,8 +1,9 @@
 """Counts the report shows, read straight from the stores: Rasa's tracker store (table `events`) and the
 service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), the per-agent
-figures of analytics/agents.py (CSAT, first response and handling times), plus, for a
-simulated day, what became of each simulated user's need (goals.json, written by scripts/simulate.py
-beside the SQLite stores).
+figures of analytics/agents.py (CSAT, first response and handling times), the queue's service levels
+(analytics/service_levels.py: waits before an agent answered, share within a target, abandonment),
+plus, for a simulated day, what became of each simulated user's need (goals.json, written by
+scripts/simulate.py beside the SQLite stores).
 
 Containment: with goals.json, the users whose need the bot met (every expected string in its reply)
 and whose conversation the tracker store shows never transferred to a human or a ticket, over the
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 from actions import knowledge, store
 from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
 from analytics.agents import agent_figures
+from analytics.service_levels import DEFAULT_ABANDON_AFTER_SECONDS, DEFAULT_TARGET_SECONDS, service_levels
 
 LOW_CONFIDENCE = 0.5
 TRANSFER_ACTIONS = {"action_transfer_human", "ticket_form"}
@@ -174,9 +176,16 @@ def containment(conversations: List[Conversation], goals: Optional[List[Dict[str
     }
 
 
-def compute(tracker_url: str, service_url: str, goals_path: Union[Path, str, None] = None) -> Dict[str, Any]:
+def compute(
+    tracker_url: str,
+    service_url: str,
+    goals_path: Union[Path, str, None] = None,
+    answer_target: float = DEFAULT_TARGET_SECONDS,
+    abandon_after: float = DEFAULT_ABANDON_AFTER_SECONDS,
+) -> Dict[str, Any]:
     """Every figure of the report, as plain numbers (also written to results/report.json). The goals
-    are read from `goals_path`, else from goals.json beside a SQLite tracker store if there is one."""
+    are read from `goals_path`, else from goals.json beside a SQLite tracker store if there is one; the
+    queue's service levels use `answer_target` and `abandon_after` (seconds, analytics/service_levels.py)."""
     conversations = read_conversations(tracker_url)
     goals = read_goals(Path(goals_path) if goals_path else goals_path_for(tracker_url))
     by_hour: Dict[int, List[Conversation]] = defaultdict(list)
@@ -205,5 +214,6 @@ def compute(tracker_url: str, service_url: str, goals_path: Union[Path, str, Non
         "queue_length": queue_length_by_quarter(service_url),
         **service_counts(service_url),
         "agents": agent_figures(service_url),
+        "service_levels": service_levels(service_url, answer_target, abandon_after),
         "low_confidence_messages": sorted({text for c in conversations for text in c.low_confidence}),
     }

@@ -32,6 +32,7 @@ from evidence import links, messages
 from evidence.config import Settings
 from evidence.notify import tell_conversation
 from evidence.storage import CHUNK, EvidenceStore, StoredFile, UploadRefused, display_name
+from observability.web_server import count_upload
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +246,7 @@ class EvidenceHTTP:
         try:
             claims = self._checked(handler, ticket, query, language)
             if claims is None:
+                count_upload(False, "link")
                 return None
             name = display_name(name)
             length = self._length(handler)
@@ -258,20 +260,24 @@ class EvidenceHTTP:
                 uploader=self._uploader(handler),
             )
         except UploadRefused as refused:
+            count_upload(False, refused.code)
             params = {"name": name, **refused.params}
             self._refuse(handler, refused.status, refused.code, language, **params)
             return None
         except store.StoreError:
+            count_upload(False, "server_error")
             logger.exception("The database failed storing evidence for %s", ticket)
             self._refuse(handler, 503, "server_error", language)
             return None
         except OSError:  # e.g. a full disk: the temporary files are already gone
+            count_upload(False, "server_error")
             logger.exception("Could not store evidence for %s", ticket)
             self._refuse(handler, 500, "server_error", language)
             return None
         finally:
             self._drain(handler, body)
         code = "duplicate" if duplicate else "stored"
+        count_upload(True, code)
         return self._json(
             handler,
             200 if duplicate else 201,

@@ -9,6 +9,10 @@ stores alone (answered without a transfer). report.json says which ("containment
 
 Per human agent (analytics/agents.py, "agents" in report.json): chats taken and closed, CSAT, first
 response time and handling time (median and p90), as a table; a line when there are none yet.
+
+The queue's service levels (analytics/service_levels.py, "service_levels" in report.json): the mean
+and 90th-percentile wait before an agent answered, the share answered within --answer-target seconds
+(60), and the abandonment rate (--abandon-minutes, 30), overall, per hour and per agent.
 """
 
 from __future__ import annotations
@@ -79,6 +83,86 @@ def agents_section(agents: List[Dict]) -> str:
     return f'<table id="agents"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
 
 
+HOUR_COLUMNS = (
+    "时段（北京时间）",
+    "排队",
+    "已接入",
+    "放弃",
+    "仍在排队",
+    "平均等待",
+    "等待 P90",
+    "服务水平",
+    "放弃率",
+)
+AGENT_LEVEL_COLUMNS = ("坐席", "接入会话", "平均等待", "等待 P90", "目标内接入")
+
+
+def share(value: Optional[float]) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def table(table_id: str, columns: Tuple[str, ...], rows: List[Tuple[str, List]]) -> str:
+    head = "".join(f"<th>{label}</th>" for label in columns)
+    body = "".join(
+        f"<tr {key}>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>"
+        for key, cells in rows
+    )
+    return f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def service_levels_section(levels: Dict) -> str:
+    """The queue's service levels (analytics/service_levels.py): a summary, per hour, per agent."""
+    overall, target = levels["overall"], levels["target_s"]
+    if not overall["queued"]:
+        return f'<p id="service-levels-empty">{html.escape(NO_AGENT_CHATS)}</p>'
+    line = (
+        f"目标：{target:g}秒内接入。排队 {overall['queued']}，已接入 {overall['answered']}，"
+        f"放弃 {overall['abandoned']}，仍在排队 {overall['waiting']}；"
+        f"平均等待 {duration(overall['mean_wait_s'])}，P90 {duration(overall['p90_wait_s'])}；"
+        f"服务水平（目标内接入）{share(overall['service_level'])}，"
+        f"放弃率 {share(overall['abandonment_rate'])}。"
+    )
+    hours = [
+        (
+            f'data-hour="{row["hour"]}"',
+            [
+                f"{row['hour']:02d}:00-{row['hour'] + 1:02d}:00",
+                row["queued"],
+                row["answered"],
+                row["abandoned"],
+                row["waiting"],
+                duration(row["mean_wait_s"]),
+                duration(row["p90_wait_s"]),
+                share(row["service_level"]),
+                share(row["abandonment_rate"]),
+            ],
+        )  # fmt: skip
+        for row in levels["by_hour"]
+    ]
+    agents = [
+        (
+            f'data-agent="{html.escape(row["username"])}"',
+            [
+                row["name"],
+                row["answered"],
+                duration(row["mean_wait_s"]),
+                duration(row["p90_wait_s"]),
+                share(row["service_level"]),
+            ],
+        )  # fmt: skip
+        for row in levels["by_agent"]
+    ]
+    return (
+        f'<p id="service-level-summary">{html.escape(line)}</p>'
+        + table("service-levels-by-hour", HOUR_COLUMNS, hours)
+        + table("service-levels-by-agent", AGENT_LEVEL_COLUMNS, agents)
+        + '<p class="note">等待：进入排队到坐席接入（首次接入的坐席计入）；'
+        f"放弃：未被接入就离开排队，或排队超过{levels['abandon_after_s'] / 60:g}分钟仍未接入；"
+        "服务水平：目标内接入 ÷（已接入 + 放弃），"
+        "坐席一栏为其接入会话中目标内的比例。</p>"
+    )
+
+
 def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
     images = "\n".join(
         f"<figure><figcaption>{html.escape(title)}</figcaption>"
@@ -116,6 +200,7 @@ table{{border-collapse:collapse}}th,td{{border:1px solid #ddd;padding:4px 8px;te
 th:first-child,td:first-child{{text-align:left}}</style></head>
 <body><h1>客服运营报告（模拟数据）</h1><p id="summary">{html.escape(summary)}</p>
 {images}
+<h2>服务水平（排队到坐席接入）</h2>{service_levels_section(figures["service_levels"])}
 <h2>人工坐席</h2>{agents_section(figures.get("agents", []))}
 <p class="note">首次响应：会话进入排队到坐席第一条回复（计入首先回复的坐席）；处理时长：首次接入到结束会话
 （转交的会话计入结束它的坐席）；满意度：用户对人工服务的1-5分评价的均分。</p>
@@ -133,8 +218,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--goals", type=Path, help="simulated users' goals (default: goals.json beside a SQLite tracker)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "report.html")
+    parser.add_argument(
+        "--answer-target", type=float, default=60, help="seconds within which an agent should answer (60)"
+    )
+    parser.add_argument(
+        "--abandon-minutes",
+        type=float,
+        default=30,
+        help="an unanswered chat waiting longer is abandoned (30)",
+    )
     args = parser.parse_args(argv)
-    figures = compute(args.tracker_db, args.service_db, args.goals)
+    if args.answer_target <= 0 or args.abandon_minutes <= 0:
+        parser.error("--answer-target and --abandon-minutes must be more than 0")
+    figures = compute(
+        args.tracker_db, args.service_db, args.goals, args.answer_target, args.abandon_minutes * 60
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(figures, draw_all(figures)), encoding="utf-8")
     args.out.with_suffix(".json").write_text(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import mimetypes
+import signal
 import sys
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evidence.config import Settings  # noqa: E402
 from evidence.http import EvidenceHTTP  # noqa: E402
+from observability.web_server import metrics as web_metrics  # noqa: E402
 from scripts.servers import LOOPBACK, bind_address  # noqa: E402
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -86,6 +88,8 @@ class WebHandler(BaseHTTPRequestHandler):
             return evidence.get(self)
         if path == "/favicon.ico":
             return self._send(204, b"", "image/x-icon")
+        if path == "/metrics":  # Prometheus (observability/web_server.py)
+            return self._send(200, *web_metrics())
         if path == "/config.js":
             return self._send(200, config_script(self.rasa_port), "text/javascript")
         file = self._file_for(path)
@@ -141,4 +145,12 @@ if __name__ == "__main__":
         print("web/vendor/node_modules is missing (make install): the chat page will not load")
     server = make_web_server(args.port, args.rasa_port, args.host)
     print(f"Web chat: http://localhost:{args.port}/   agent console: http://localhost:{args.port}/agent")
-    server.serve_forever()
+    # SIGTERM (docker stop; as a container's first process Python would otherwise ignore it) ends the
+    # loop like Ctrl-C: uploads in progress are cut off, their partial files removed at the next start.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
