@@ -9,6 +9,7 @@ from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, Slot
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import knowledge
+from actions.handoff import leave_queue
 
 TICKET_FORM = "ticket_form"
 VERIFY_FORM = "ticket_verify_form"
@@ -115,7 +116,10 @@ class ActionCancelTicket(Action):
             dropped, response = VERIFY_SLOTS, "utter_ticket_query_cancelled"
         elif in_form or tracker.get_slot("contact_channel") or tracker.get_slot("contact_detail"):
             dropped, response = TICKET_SLOTS, "utter_ticket_cancelled"
-        else:  # nothing to cancel
+        else:  # no form: the queue, if the user waits in it; else nothing to cancel
+            left = leave_queue(dispatcher, tracker)
+            if left is not None:
+                return left
             dropped, response = (), "utter_decline"
         dispatcher.utter_message(response=response)
         return [SlotSet(name, None) for name in dropped]

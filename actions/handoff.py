@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, knowledge, store
+from actions import clock, human_queue, knowledge, store
 from actions.answers import green_channel
 from actions.language import conversation_language, disclaim_once
 from actions.service_hours import (
@@ -21,6 +21,7 @@ from actions.service_hours import (
     reopens_text,
 )
 from agents import live
+from agents.accounts import find_agent
 from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
 from observability.action_server import count_transfer
 
@@ -41,6 +42,7 @@ def transfer_to_human(
     availability = human_availability(now)
     if availability.on_duty:
         try:
+            human_queue.abandon_idle(now)  # positions count only the people still waiting
             position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
         except store.StoreError:
             logger.exception("Could not queue %s for a human agent", tracker.sender_id)
@@ -143,3 +145,77 @@ class ActionTransferHuman(Action):
             return events + [SlotSet("human_requested", True)]
         description = tracker.get_slot("problem_text") or knowledge.topic_title(topic)
         return events + transfer_to_human(dispatcher, tracker, topic, description)
+
+
+class ActionQueuePosition(Action):
+    """ "我前面还有几个人", "am I still in the queue?": the position and wait, or who has the chat."""
+
+    def name(self) -> str:
+        return "action_queue_position"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        events = disclaim_once(dispatcher, tracker)
+        told = tell_place(dispatcher, tracker)
+        if told is not None:
+            return events + told
+        dispatcher.utter_message(response="utter_not_in_queue")
+        return events + [SlotSet("queued_for_human", False)]
+
+
+def tell_place(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    """The user's place in the queue (or who has their chat); None when they are not in it."""
+    now = clock.now()
+    language = conversation_language(tracker)
+    try:
+        place = human_queue.place(tracker.sender_id, now)
+    except store.StoreError:
+        logger.exception("Could not read the queue for %s", tracker.sender_id)
+        dispatcher.utter_message(
+            response="utter_store_unavailable", channels=knowledge.store_failure_channels(language)
+        )
+        return []
+    if place is None:
+        return None
+    if place.status == "taken":
+        dispatcher.utter_message(response="utter_queue_with_agent", agent=display_name(place.agent))
+        return []
+    wait = promised_wait(place.position, human_availability(now), current_staffing(now), language)
+    dispatcher.utter_message(response="utter_queue_position", position=place.position, wait=wait)
+    return []
+
+
+def display_name(username: Optional[str]) -> str:
+    agent = find_agent(username) if username else None
+    return agent.display_name if agent else ""
+
+
+def leave_queue(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
+    """The user leaves the queue if they are waiting in it: told so; None when they were not."""
+    try:
+        left = human_queue.leave(tracker.sender_id, clock.now())
+    except store.StoreError:
+        logger.exception("Could not take %s out of the queue", tracker.sender_id)
+        return None
+    if not left:
+        return None
+    dispatcher.utter_message(response="utter_queue_left")
+    return [SlotSet("queued_for_human", False)]
+
+
+class ActionLeaveQueue(Action):
+    """ "不等了", "取消排队", "I'll stop waiting": out of the queue, what they said kept for later."""
+
+    def name(self) -> str:
+        return "action_leave_queue"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        events = disclaim_once(dispatcher, tracker)
+        left = leave_queue(dispatcher, tracker)
+        if left is not None:
+            return events + left
+        dispatcher.utter_message(response="utter_not_in_queue")
+        return events + [SlotSet("queued_for_human", False)]

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, form_escape, knowledge
+from actions import clock, form_escape, handoff, knowledge
 from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer
 from actions.aspects import Question, read_question
 from actions.evidence_offer import offer_evidence
@@ -20,6 +20,7 @@ from actions.wording import words
 SUGGESTION_COUNT = 3
 BUTTON_PREFIX = "/"
 GENERAL_TOPIC = "contact_general"
+WAITING_TOPIC = "waiting_time"  # asked while queued: the user's own place in the queue
 MORE_PAYLOAD = "/more_channels"
 HUMAN_BUTTON = {"zh": "转人工", "en": "Human agent"}
 
@@ -99,6 +100,11 @@ class ActionAnswerTopic(Action):
             return []
         language = conversation_language(tracker)
         events = disclaim_once(dispatcher, tracker)
+        if topic == WAITING_TOPIC and tracker.get_slot("queued_for_human"):
+            # "还要等多久" while waiting in the queue: their own place, not the article's waits.
+            told = handoff.tell_place(dispatcher, tracker)
+            if told is not None:
+                return events + told
         question = read_question(tracker.latest_message.get("text"))
         case = tracker.get_slot("topic")
         follow_up = knowledge.topic(topic).get("follow_up")

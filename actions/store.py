@@ -68,9 +68,12 @@ handoff_queue = Table(
     Column("conversation_id", String(255), nullable=False, index=True),
     Column("topic", String(64), nullable=False),
     Column("description", Text, nullable=False),
-    Column("status", String(16), nullable=False, default="waiting"),  # waiting | taken | closed
+    # waiting | taken | closed | abandoned (the user left or went silent: actions/human_queue.py)
+    Column("status", String(16), nullable=False, default="waiting"),
     Column("enqueued_at", DateTime, nullable=False),  # naive UTC
     Column("agent", String(64)),
+    Column("last_seen_at", DateTime),  # the user's last message while waiting (naive UTC)
+    Column("left_at", DateTime),  # when it was abandoned
 )
 
 OPEN_QUEUE_STATUSES = ("waiting", "taken")

@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from sqlalchemy import func, select
 
-from actions import knowledge, store
+from actions import human_queue, knowledge, store
 from actions.answers import green_channel
 from agents.accounts import Agent, find_agent, online_agents
 from agents.schema import engine
@@ -159,6 +159,7 @@ def close(conversation_id: str, agent: Agent, note: str, now: datetime) -> None:
 def queue(now: datetime) -> List[QueueItem]:
     """Open conversations, the longest-waiting first; green-channel cases flagged."""
     items = []
+    human_queue.abandon_idle(now)  # who stopped waiting leaves every console
     for entry in store.open_queue():
         items.append(
             QueueItem(

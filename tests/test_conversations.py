@@ -103,6 +103,42 @@ def test_direct_human_request_asks_for_the_problem_then_transfers(bot: RunningBo
     assert "账号封禁/解封申诉" in queued and "排在第" in queued
 
 
+def queue_entries(bot: RunningBot, sender: str) -> list:
+    """(status, description) of the conversation's queue entries, oldest first."""
+    with create_engine(bot.database_url).connect() as connection:
+        rows = connection.execute(
+            text("SELECT status, description FROM handoff_queue WHERE conversation_id = :s ORDER BY id"),
+            {"s": sender},
+        )
+        return [tuple(row) for row in rows]
+
+
+def test_a_queued_user_asks_their_place_leaves_and_comes_back(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, "转人工")
+    assert "排在第" in joined(bot.say(sender, "我的账号被封了"))
+    for question in ("我前面还有几个人", "我还在排队吗"):
+        reply = joined(bot.say(sender, question))
+        assert re.search(r"当前排在第 \d+ 位，预计等待", reply) and "取消排队" in reply, reply
+    assert "已为您取消排队" in joined(bot.say(sender, "算了不等了，取消排队"))
+    assert queue_entries(bot, sender) == [("abandoned", "我的账号被封了")]
+    assert "没有在排队" in joined(bot.say(sender, "我前面还有几个人"))
+    again = joined(bot.say(sender, "转人工"))  # what they said is kept: queued again at once
+    assert "排在第" in again, again
+    assert [status for status, _ in queue_entries(bot, sender)] == ["abandoned", "waiting"]
+    assert "已为您取消排队" in joined(bot.say(sender, "取消"))  # no form open: a cancel leaves the queue
+
+
+def test_an_english_user_asks_their_place_and_leaves(bot: RunningBot) -> None:
+    sender = new_sender()
+    bot.say(sender, "I need a real person")
+    assert "Your position" in joined(bot.say(sender, "my account was banned"))
+    reply = joined(bot.say(sender, "how many people are ahead of me?"))
+    assert re.search(r"position \d+, expected wait", reply), reply
+    assert "left the queue" in joined(bot.say(sender, "I don't want to wait any longer"))
+    assert [status for status, _ in queue_entries(bot, sender)] == ["abandoned"]
+
+
 def test_peak_hour_warns_of_a_longer_wait(bot: RunningBot, clock) -> None:
     clock("20:00")
     sender = new_sender()

@@ -12,7 +12,7 @@ import sys
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 import sqlalchemy as sa
@@ -98,9 +98,11 @@ def value(column: sa.Column, row: int):
 
 
 def fill(url: str, tables: List[sa.Table] = TABLES) -> None:
-    """ROWS rows in every table, ids given by the database (as the servers' inserts are)."""
+    """ROWS rows in every table, ids given by the database (as the servers' inserts are), in the
+    columns the database has (an old database lacks the columns of later revisions)."""
     with engine(url).begin() as connection:
-        for table in tables:
+        for code_table in tables:
+            table = sa.Table(code_table.name, sa.MetaData(), autoload_with=connection)
             for row in range(ROWS):
                 values = {
                     c.name: value(c, row)
@@ -110,15 +112,29 @@ def fill(url: str, tables: List[sa.Table] = TABLES) -> None:
                 connection.execute(table.insert().values(**values))
 
 
-def rows(url: str, tables: List[sa.Table] = TABLES) -> Dict[str, list]:
-    """Every row of every table, in primary-key order, read as the database has it."""
+def rows(
+    url: str, tables: List[sa.Table] = TABLES, shape: Optional[Dict[str, List[str]]] = None
+) -> Dict[str, list]:
+    """Every row of every table, in primary-key order, read as the database has it; `shape`: only
+    these columns (those a database had before an upgrade added more, from `columns`)."""
+    shape = shape or columns(url)
     found = {}
     with engine(url).connect() as connection:
         for table in tables:
             reflected = sa.Table(table.name, sa.MetaData(), autoload_with=connection)
             order = list(reflected.primary_key.columns)
-            found[table.name] = [tuple(r) for r in connection.execute(sa.select(reflected).order_by(*order))]
+            chosen = [reflected.c[name] for name in shape[table.name]]
+            found[table.name] = [tuple(r) for r in connection.execute(sa.select(*chosen).order_by(*order))]
     return found
+
+
+def columns(url: str) -> Dict[str, List[str]]:
+    """Each table's column names, in the database's order."""
+    with engine(url).connect() as connection:
+        inspector = sa.inspect(connection)
+        return {
+            name: [c["name"] for c in inspector.get_columns(name)] for name in inspector.get_table_names()
+        }
 
 
 def differences(url: str) -> list:
@@ -155,11 +171,12 @@ def test_a_database_from_before_migrations_keeps_every_row(empty_url: str, monke
     before = rows(empty_url)
     assert all(len(table_rows) == ROWS for table_rows in before.values()) and len(before) == 11
     assert version(empty_url) == ()
+    shape = columns(empty_url)
 
     monkeypatch.setenv(store.DATABASE_URL_VARIABLE, empty_url)
     store.engine()
     assert version(empty_url) == migrations.heads()
-    assert rows(empty_url) == before
+    assert rows(empty_url, shape=shape) == before  # the new columns aside
     assert differences(empty_url) == []
 
     # The project's own code on the upgraded rows: a stored ticket is found, new rows follow the old ids.
@@ -183,9 +200,9 @@ def test_a_database_with_only_the_tickets_tables_gets_the_agents_ones(tmp_path: 
     url = f"sqlite:///{tmp_path / 'service.db'}"
     legacy_database(url, [t.name for t in store.metadata.sorted_tables])
     fill(url, store.metadata.sorted_tables)
-    before = rows(url, store.metadata.sorted_tables)
+    before, shape = rows(url, store.metadata.sorted_tables), columns(url)
     migrations.ensure_current(url)
-    assert rows(url, store.metadata.sorted_tables) == before
+    assert rows(url, store.metadata.sorted_tables, shape) == before
     assert differences(url) == []
 
 
@@ -201,26 +218,26 @@ def test_a_table_older_than_the_baseline_is_named_not_half_upgraded(tmp_path: Pa
 
 # What another branch adds: a column with a value for the rows already there, and a table.
 LATER_REVISION = '''
-"""agents.role and transcript_reads
+"""A sample revision: a column on agents and a new table
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 9999
+Revises: {head}
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "9999"
+down_revision = "{head}"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     with op.batch_alter_table("agents") as batch:
-        batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="agent"))
+        batch.add_column(sa.Column("team", sa.String(16), nullable=False, server_default="general"))
     op.create_table(
-        "transcript_reads",
+        "sample_reads",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("conversation_id", sa.String(255), nullable=False, index=True),
         sa.Column("agent", sa.String(32), nullable=False),
@@ -229,35 +246,34 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("transcript_reads")
+    op.drop_table("sample_reads")
     with op.batch_alter_table("agents") as batch:
-        batch.drop_column("role")
+        batch.drop_column("team")
 '''
 
 
 def test_a_later_revision_goes_on_top_and_comes_off(empty_url: str, tmp_path: Path) -> None:
     scripts = tmp_path / "migrations"
     shutil.copytree(migrations.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_agents_role.py").write_text(textwrap.dedent(LATER_REVISION), "utf-8")
+    (head,) = migrations.heads()
+    sample = textwrap.dedent(LATER_REVISION).replace("{head}", head)
+    (scripts / "versions" / "9999_sample.py").write_text(sample, "utf-8")
     legacy_database(empty_url)
     fill(empty_url)
-    before = rows(empty_url)
-    agents = before["agents"]
+    migrations.upgrade(empty_url)  # the project's revisions first
+    before, shape = rows(empty_url), columns(empty_url)
 
     migrations.upgrade(empty_url, scripts=scripts)
-    assert version(empty_url) == ("0002",)
+    assert version(empty_url) == ("9999",)
     with engine(empty_url).connect() as connection:
-        roles = connection.execute(sa.text("SELECT role FROM agents ORDER BY id")).scalars().all()
-        assert roles == ["agent"] * ROWS
-        assert "transcript_reads" in sa.inspect(connection).get_table_names()
-    after = rows(empty_url)
-    assert [r[:-1] for r in after["agents"]] == before["agents"]  # role is the last column
-    del after["agents"], before["agents"]
-    assert after == before
+        teams = connection.execute(sa.text("SELECT team FROM agents ORDER BY id")).scalars().all()
+        assert teams == ["general"] * ROWS
+        assert "sample_reads" in sa.inspect(connection).get_table_names()
+    assert rows(empty_url, shape=shape) == before
 
-    migrations.downgrade(empty_url, "0001", scripts=scripts)  # SQLite: the table copied without role
-    assert version(empty_url) == ("0001",)
-    assert rows(empty_url) == {**before, "agents": agents}
+    migrations.downgrade(empty_url, head, scripts=scripts)  # SQLite: the table copied without team
+    assert version(empty_url) == (head,)
+    assert rows(empty_url) == before
     assert differences(empty_url) == []
 
 
@@ -330,4 +346,6 @@ def test_make_backup_and_make_restore(tmp_path: Path) -> None:
     assert restored.returncode == 0, restored.stderr
     assert rows(url) == before
     migrated = subprocess.run([*make, "migrate"], env=env, capture_output=True)
-    assert migrated.returncode == 0 and b"0001 (head)" in migrated.stdout, migrated.stderr
+    assert (
+        migrated.returncode == 0 and f"{migrations.heads()[0]} (head)".encode() in migrated.stdout
+    ), migrated.stderr

@@ -40,6 +40,7 @@ from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from actions import clock, human_queue
 from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
 from agents import live
 from tuning import (
@@ -288,6 +289,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if waiting and any(isinstance(event, UserUttered) for event in new_events):
             # The user wrote while queued for or talking with an agent: the consoles must hear it.
             live.safe_publish(sender_id, "message")
+            if tracker.get_slot("queued_for_human") and not tracker.is_paused():
+                human_queue.safe_touch(sender_id, clock.now())  # still waiting: not idle
         fresh_session = any(isinstance(event, SessionStarted) for event in new_events)
         if stored <= len(tracker.events) and not fresh_session:
             self._remember(sender_id, stamp, tracker)
