@@ -6,12 +6,16 @@ use in whatever database CS_DATABASE_URL names (SQLite by default).
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, inspect, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from actions import store
+
+logger = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -30,6 +34,8 @@ agents = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("max_chats", Integer),  # open chats at once; none: CS_AGENT_MAX_CHATS (default 3)
     Column("created_at", DateTime, nullable=False),  # naive UTC
+    # agent | supervisor (agents/access.py). Added to a database made before roles (see `_created`).
+    Column("role", String(16), nullable=False, default="agent", server_default="agent"),
 )
 
 # A log-in: the bearer token's sha256 (the token itself is only ever in the agent's browser).
@@ -45,14 +51,15 @@ agent_sessions = Table(
     Column("revoked", Boolean, nullable=False, default=False),  # logged out
 )
 
-# Wrong passwords per user name: after too many, log-in is refused until `locked_until`.
+# Log-in attempts per user name since its last success, counted before the password is checked
+# (agents/accounts.py): the one that reaches the limit locks the name until `locked_until`.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("username", String(32), primary_key=True),
-    Column("failures", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),  # attempts, the checks in progress included
     Column("locked_until", DateTime),
-    Column("last_failure", DateTime),
+    Column("last_failure", DateTime),  # the last attempt
 )
 
 # Internal notes: agents only, never sent to the user.
@@ -74,9 +81,24 @@ console_events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(255), nullable=False),
-    Column("kind", String(16), nullable=False),  # queued | message | taken | transferred | closed | note
+    # queued | message | taken | transferred | closed | note | evidence | session_ended (no conversation)
+    Column("kind", String(16), nullable=False),
     Column("agent", String(32)),  # the agent concerned (username), if any
     Column("at", DateTime, nullable=False),
+)
+
+# Every time a person opened a conversation's transcript in the console, or was refused it
+# (agents/audit.py): supervisors can see who read what.
+transcript_reads = Table(
+    "transcript_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("agent", String(32), nullable=False, index=True),  # username
+    Column("role", String(16), nullable=False),  # their role then
+    Column("granted", Boolean, nullable=False),  # False: refused (403)
+    Column("unmasked", Boolean, nullable=False),  # shown with the personal data (the owner)
+    Column("at", DateTime, nullable=False),  # naive UTC
 )
 
 # The user's rating of the human service, asked when the agent closes the chat.
@@ -92,10 +114,32 @@ agent_ratings = Table(
 )
 
 
+# Columns added to tables that older databases already have: create_all makes missing tables only.
+# (table, column, the column's SQL for ALTER TABLE ... ADD COLUMN)
+_ADDED_COLUMNS = [("agents", "role", "VARCHAR(16) NOT NULL DEFAULT 'agent'")]
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Brings a database made by an earlier version up to these tables: each added column, with its
+    default for the rows already there. Several processes may start at once: a column another one has
+    just added is no error."""
+    for table, column, definition in _ADDED_COLUMNS:
+        if column in {c["name"] for c in inspect(engine).get_columns(table)}:
+            continue
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+            logger.info("Added the column %s.%s to the service database", table, column)
+        except (OperationalError, ProgrammingError):
+            if column not in {c["name"] for c in inspect(engine).get_columns(table)}:
+                raise
+
+
 @lru_cache(maxsize=None)
 def _created(url: str) -> Engine:
     engine = store.engine()
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
 
 
