@@ -196,6 +196,7 @@ function renderNotes(notes) {
 
 function refusedConversation(message) {
   for (const id of ["transcript", "context", "notes", "evidence"]) $(id).replaceChildren();
+  evidenceShown.clear();
   $("owner").textContent = message;
   $("masked").hidden = true;
   $("take").disabled = true;
