@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 
 from agents import accounts, schema
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse 42"
@@ -458,3 +459,40 @@ def test_cli_errors_are_one_line(database: str, args: List[str], stdin: str, mes
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert accounts.list_agents() == []
+
+
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed")
+def test_on_postgresql_old_tables_get_roles_and_thirty_attempts_get_five_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same on PostgreSQL, where the count's conditional UPDATE waits for the row's lock and then
+    checks `failures < limit` again."""
+    from sqlalchemy import create_engine, text
+
+    server = postgres.TempPostgres().init()
+    try:
+        with create_engine(server.url).begin() as connection:  # an agents table made before roles
+            connection.execute(
+                text(
+                    "CREATE TABLE agents (id SERIAL PRIMARY KEY, username VARCHAR(32) NOT NULL UNIQUE, "
+                    "display_name VARCHAR(32) NOT NULL, password_hash VARCHAR(255) NOT NULL, "
+                    "active BOOLEAN NOT NULL, max_chats INTEGER, created_at TIMESTAMP NOT NULL)"
+                )
+            )
+            connection.execute(
+                text("INSERT INTO agents (username, display_name, password_hash, active, created_at) "
+                     "VALUES ('old', '老员工', :h, true, '2026-01-01')"),
+                {"h": PasswordHasher().hash(PASSWORD)},
+            )  # fmt: skip
+        monkeypatch.setenv("CS_DATABASE_URL", server.url)
+        assert accounts.log_in("old", PASSWORD, now=T0).agent.role == "agent"
+
+        checks: List[str] = []
+        verify = accounts._verify
+        monkeypatch.setattr(accounts, "_verify", lambda h, p: checks.append(p) or verify(h, p))
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            reasons = list(pool.map(lambda n: refused("old", f"wrong {n}", T0).reason, range(30)))
+        assert len(checks) == 5 and reasons.count("locked") == 25
+    finally:
+        schema.engine().dispose()
+        server.destroy()
