@@ -45,9 +45,6 @@ from agents.notes import add_note, notes_of
 from channels import web_origin
 from evidence.links import TICKET_NUMBER
 
-# The Rasa server answers browsers from the project's web pages only (CS_WEB_ORIGIN).
-web_origin.install()
-
 logger = logging.getLogger(__name__)
 
 TOKEN_VARIABLE = "CS_AGENT_TOKEN"
@@ -158,6 +155,7 @@ class AgentConsoleInput(InputChannel):
         return cls()
 
     def __init__(self, token: Optional[str] = None) -> None:
+        web_origin.install()  # the Rasa server answers browsers from the project's web pages only
         self.token = token or os.environ.get(TOKEN_VARIABLE) or ""
         if not self.token:
             self.token = secrets.token_urlsafe(18)

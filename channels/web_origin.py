@@ -3,9 +3,9 @@ the project's web server, named by CS_WEB_ORIGIN (default http://localhost:8080 
 scripts/web.py's address; several separated by spaces or commas).
 
 Rasa configures CORS with credentials allowed, so `--cors "*"` answered every origin with its own name and
-`Access-Control-Allow-Credentials: true`. `install()`, run when the channels load (before Rasa configures
-CORS), makes Rasa's `configure_cors` answer these origins only: a `*` given to `--cors` stands for them,
-other origins given to `--cors` are added to them.
+`Access-Control-Allow-Credentials: true`. `install()`, run when the agent console's channel is made
+(before Rasa configures CORS), makes Rasa's `configure_cors` answer these origins only: a `*` given to
+`--cors` stands for them, other origins given to `--cors` are added to them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import logging
 import os
 import re
 from typing import Any, Iterable, List, Optional, Union
-
-import rasa.server
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +49,10 @@ def allowed_origins(requested: Union[str, Iterable[str], None]) -> List[str]:
 
 
 def install() -> None:
-    """Rasa's configure_cors limited to `allowed_origins` (once per process)."""
+    """Rasa's configure_cors limited to `allowed_origins` (once per process). Imported here: the Rasa
+    server has loaded it already, other importers of the channels need not."""
+    import rasa.server
+
     if getattr(rasa.server.configure_cors, "limited_to_web_origins", False):
         return
     configure_cors = rasa.server.configure_cors
