@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean evidence-purge \
-	agent-add agent-disable agent-list migrate backup restore
+	agent-add agent-disable agent-role agent-list migrate backup restore
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -25,9 +25,10 @@ help:
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
-	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3]   add a human agent (asks the password)"
+	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3] [ROLE=supervisor]   add a human agent (asks the password)"
 	@echo "make agent-disable NAME=xiaodou   refuse the agent's log-ins and end their sessions"
-	@echo "make agent-list       the human agents and who is online (more: python -m agents.cli --help)"
+	@echo "make agent-role NAME=xiaodou ROLE=supervisor   agent or supervisor (reads any conversation)"
+	@echo "make agent-list       the human agents, their roles and who is online (more: python -m agents.cli --help)"
 	@echo "make backup           a timestamped copy of the service database in var/backups/ (before an upgrade)"
 	@echo "make migrate          the service database at the newest schema revision (servers do it at start)"
 	@echo "make restore FILE=var/backups/service-….db   put a backup back (servers stopped)"
@@ -151,13 +152,18 @@ evidence-purge:
 agent_quote = '$(subst ','\'',$(1))'
 agent-add:
 	@test -n "$(NAME)" && test "$(origin DISPLAY)" = "command line" || \
-		{ echo "usage: make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3]" >&2; exit 2; }
+		{ echo "usage: make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3] [ROLE=supervisor]" >&2; exit 2; }
 	$(BIN)/python -m agents.cli add $(call agent_quote,$(NAME)) --name $(call agent_quote,$(DISPLAY)) \
-		$(if $(MAX_CHATS),--max-chats $(call agent_quote,$(MAX_CHATS)))
+		$(if $(MAX_CHATS),--max-chats $(call agent_quote,$(MAX_CHATS))) \
+		$(if $(ROLE),--role $(call agent_quote,$(ROLE)))
 
 agent-disable:
 	@test -n "$(NAME)" || { echo "usage: make agent-disable NAME=xiaodou" >&2; exit 2; }
 	$(BIN)/python -m agents.cli disable $(call agent_quote,$(NAME))
+
+agent-role:
+	@test -n "$(NAME)" && test -n "$(ROLE)" || { echo "usage: make agent-role NAME=xiaodou ROLE=supervisor" >&2; exit 2; }
+	$(BIN)/python -m agents.cli role $(call agent_quote,$(NAME)) $(call agent_quote,$(ROLE))
 
 agent-list:
 	$(BIN)/python -m agents.cli list

@@ -3,7 +3,12 @@
 Passwords are kept only as argon2id hashes; a session is a random bearer token of which only the
 sha256 is stored, so a copy of the database lets nobody log in. Repeated wrong passwords lock a user
 name for a while (CS_AGENT_LOCK_FAILURES in a row, CS_AGENT_LOCK_MINUTES), whether or not the name
-exists, so neither the answer nor the lock tells which names are agents.
+exists, so neither the answer nor the lock tells which names are agents. A log-in attempt is counted
+before its password is checked, in one conditional UPDATE: however many arrive at once, no more than
+CS_AGENT_LOCK_FAILURES passwords are checked for a name until the lock runs out or one is right.
+
+Ending an agent's sessions (log-out, disabled, new password) writes a `session_ended` console event in
+the same transaction, so their open event streams close within a second (agents/live.py).
 
 Checking a password costs tens of milliseconds of CPU on purpose (argon2): async callers run `log_in`,
 `create_agent` and `set_password` in a thread (`await asyncio.to_thread(accounts.log_in, ...)`). The
@@ -33,7 +38,8 @@ from sqlalchemy import delete, false, insert, select, true, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
-from agents import schema
+from agents import live, schema
+from agents.roles import AGENT, ROLES
 from agents.schema import agent_sessions, agents, login_failures
 
 logger = logging.getLogger(__name__)
@@ -68,6 +74,7 @@ class Agent:
     display_name: str
     active: bool
     max_chats: int  # resolved: the agent's own limit, else CS_AGENT_MAX_CHATS (default 3)
+    role: str = AGENT  # agent | supervisor (agents/roles.py)
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,13 @@ def _checked_password(password: str) -> str:
     return password
 
 
+def _checked_role(role: str) -> str:
+    name = role.strip().lower() if isinstance(role, str) else ""
+    if name not in ROLES:
+        raise AccountError(f"invalid role {role!r}: one of {', '.join(ROLES)}")
+    return name
+
+
 def _checked_max_chats(max_chats: Optional[int]) -> Optional[int]:
     if max_chats is None:
         return None
@@ -218,10 +232,18 @@ def _agent(row: Row) -> Agent:
         display_name=row.display_name,
         active=bool(row.active),
         max_chats=row.max_chats if row.max_chats is not None else _default_max_chats(),
+        role=row.role if row.role in ROLES else AGENT,
     )
 
 
-_AGENT_COLUMNS = (agents.c.id, agents.c.username, agents.c.display_name, agents.c.active, agents.c.max_chats)
+_AGENT_COLUMNS = (
+    agents.c.id,
+    agents.c.username,
+    agents.c.display_name,
+    agents.c.active,
+    agents.c.max_chats,
+    agents.c.role,
+)
 
 
 def _agent_row(connection: Connection, username: str) -> Optional[Row]:
@@ -235,24 +257,29 @@ def _existing(connection: Connection, username: str) -> Row:
     return row
 
 
-def _revoke_sessions(connection: Connection, agent_id: int) -> None:
+def _revoke_sessions(connection: Connection, agent_id: int, username: str) -> None:
+    """Ends every session of the agent, and tells their open streams (in the same transaction)."""
     connection.execute(
         update(agent_sessions)
         .where(agent_sessions.c.agent_id == agent_id, agent_sessions.c.revoked == false())
         .values(revoked=True)
     )
+    live.record(connection, "", live.SESSION_ENDED, username)
 
 
 # --- administration ----------------------------------------------------------------------------------
 
 
-def create_agent(username: str, display_name: str, password: str, max_chats: Optional[int] = None) -> Agent:
-    """Adds an active agent. The user name is lower-cased; hashing the password is CPU-heavy (run it in
-    a thread from async code)."""
+def create_agent(
+    username: str, display_name: str, password: str, max_chats: Optional[int] = None, role: str = AGENT
+) -> Agent:
+    """Adds an active agent (role `agent` or `supervisor`). The user name is lower-cased; hashing the
+    password is CPU-heavy (run it in a thread from async code)."""
     name = _checked_username(username)
     display = _checked_display_name(display_name)
     _checked_password(password)
     limit = _checked_max_chats(max_chats)
+    role = _checked_role(role)
     password_hash = _hasher.hash(password)  # before the transaction: no lock held while hashing
     try:
         with schema.engine().begin() as connection:
@@ -266,6 +293,7 @@ def create_agent(username: str, display_name: str, password: str, max_chats: Opt
                     active=True,
                     max_chats=limit,
                     created_at=_stored_time(None),
+                    role=role,
                 )
             )
             return _agent(_existing(connection, name))
@@ -279,8 +307,10 @@ def _set_active(username: str, active: bool) -> Agent:
         row = _existing(connection, name)
         connection.execute(update(agents).where(agents.c.id == row.id).values(active=active))
         if not active:
-            _revoke_sessions(connection, row.id)
-        return _agent(_existing(connection, name))
+            _revoke_sessions(connection, row.id, name)
+        agent = _agent(_existing(connection, name))
+    live.wake_streams()
+    return agent
 
 
 def disable_agent(username: str) -> Agent:
@@ -303,8 +333,9 @@ def set_password(username: str, password: str) -> None:
     with schema.engine().begin() as connection:
         row = _existing(connection, name)
         connection.execute(update(agents).where(agents.c.id == row.id).values(password_hash=password_hash))
-        _revoke_sessions(connection, row.id)
+        _revoke_sessions(connection, row.id, name)
         connection.execute(delete(login_failures).where(login_failures.c.username == name))
+    live.wake_streams()
 
 
 def set_max_chats(username: str, max_chats: Optional[int]) -> Agent:
@@ -314,6 +345,16 @@ def set_max_chats(username: str, max_chats: Optional[int]) -> Agent:
     with schema.engine().begin() as connection:
         row = _existing(connection, name)
         connection.execute(update(agents).where(agents.c.id == row.id).values(max_chats=limit))
+        return _agent(_existing(connection, name))
+
+
+def set_role(username: str, role: str) -> Agent:
+    """Makes the account an `agent` or a `supervisor`; it applies to the agent's next request."""
+    name = _checked_username(username)
+    role = _checked_role(role)
+    with schema.engine().begin() as connection:
+        row = _existing(connection, name)
+        connection.execute(update(agents).where(agents.c.id == row.id).values(role=role))
         return _agent(_existing(connection, name))
 
 
@@ -343,19 +384,22 @@ def list_agents() -> List[Agent]:
 # --- log-in ------------------------------------------------------------------------------------------
 
 
-def _lock_left(connection: Connection, username: str, now: datetime) -> int:
-    """Seconds the user name stays locked (0: not locked)."""
-    locked_until = connection.execute(
-        select(login_failures.c.locked_until).where(login_failures.c.username == username)
-    ).scalar()
+def _seconds_until(locked_until: Optional[datetime], now: datetime) -> int:
     if locked_until is None or locked_until <= now:
         return 0
     return max(1, math.ceil((locked_until - now).total_seconds()))
 
 
-def _count_failure(username: str, now: datetime) -> None:
-    """One more wrong log-in for the name; the one that reaches the limit starts the lock. A lock that
-    has run out starts the count again. Increments are single UPDATEs, so concurrent attempts all count."""
+def _admit(username: str, now: datetime) -> int:
+    """Counts a log-in attempt for the name before its password is checked: 0 when it may be checked,
+    else the seconds the name stays locked.
+
+    `failures` counts the attempts since the last success (the checks still running included); the one
+    that reaches CS_AGENT_LOCK_FAILURES starts the lock, and further attempts are refused without a
+    check until it runs out (then the count starts again). The count is one conditional UPDATE, the
+    first statement of its transaction: on SQLite it takes the write lock, on PostgreSQL the row's lock
+    (its WHERE is evaluated again after a wait), so concurrent attempts take turns and never more than
+    the limit are admitted."""
     limit = _env_int(LOCK_FAILURES_VARIABLE, DEFAULT_LOCK_FAILURES, 1)
     until = now + timedelta(minutes=_env_int(LOCK_MINUTES_VARIABLE, DEFAULT_LOCK_MINUTES, 1))
     row = login_failures.c
@@ -367,63 +411,77 @@ def _count_failure(username: str, now: datetime) -> None:
                     .where(row.username == username, row.locked_until <= now)
                     .values(failures=0, locked_until=None)
                 )
-                counted = connection.execute(
+                admitted = connection.execute(
                     update(login_failures)
-                    .where(row.username == username)
+                    .where(row.username == username, row.failures < limit)
                     .values(failures=row.failures + 1, last_failure=now)
                 ).rowcount
-                if not counted:
+                if admitted:
                     connection.execute(
-                        insert(login_failures).values(username=username, failures=1, last_failure=now)
+                        update(login_failures)
+                        .where(row.username == username, row.failures >= limit, row.locked_until.is_(None))
+                        .values(locked_until=until)
                     )
-                connection.execute(
-                    update(login_failures)
-                    .where(row.username == username, row.failures >= limit, row.locked_until.is_(None))
-                    .values(locked_until=until)
-                )
-            return
+                    return 0
+                current = connection.execute(select(row.locked_until).where(row.username == username)).first()
+                if current is None:  # the name's first attempt
+                    connection.execute(
+                        insert(login_failures).values(
+                            username=username,
+                            failures=1,
+                            last_failure=now,
+                            locked_until=until if limit <= 1 else None,
+                        )
+                    )
+                    return 0
+                if current.locked_until is None:  # at the limit without a lock (the limit was lowered)
+                    connection.execute(
+                        update(login_failures).where(row.username == username).values(locked_until=until)
+                    )
+                    return _seconds_until(until, now)
+                return _seconds_until(current.locked_until, now)
         except IntegrityError:  # another attempt inserted the row first: count on it
             if attempt:
                 raise
+    raise AssertionError("unreachable")
 
 
 def log_in(username: str, password: str, now: Optional[datetime] = None) -> Session:
     """A new session for the agent whose password this is; raises LoginRefused otherwise. CPU-heavy
     (argon2): async callers run it in a thread. Unknown names are checked against a dummy hash, so the
-    time taken does not tell whether a name exists, and they count towards the lock like real ones."""
+    time taken does not tell whether a name exists, and they count towards the lock like real ones.
+    A locked name is refused before any check. Every check is logged (a warning when it fails)."""
     moment = _stored_time(now)
     name = _normal_username(username) if isinstance(username, str) else ""
     known_form = bool(USERNAME_PATTERN.fullmatch(name))
     usable_password = isinstance(password, str) and len(password) <= MAX_PASSWORD_CHARS
 
+    row = None
     if known_form:
+        wait = _admit(name, moment)
+        if wait:
+            raise LoginRefused("locked", wait)
         with schema.engine().connect() as connection:
-            wait = _lock_left(connection, name, moment)
-            if wait:
-                raise LoginRefused("locked", wait)
             row = connection.execute(
                 select(agents.c.id, agents.c.password_hash, agents.c.active).where(agents.c.username == name)
             ).first()
-    else:
-        row = None
 
-    # Always one argon2 verification, whatever the outcome, so that every refusal takes as long.
+    # Always one argon2 verification once admitted, whatever the outcome, so that every refusal takes
+    # as long.
     stored_hash = row.password_hash if row is not None else _dummy_hash()
     matches = _verify(stored_hash, password if usable_password else "") and usable_password
     if row is None or not row.active or not matches:
-        if known_form:
-            _count_failure(name, moment)
+        logger.warning("Log-in refused for %r: password checked, no match for an active agent", name[:32])
         raise LoginRefused("invalid")
+    logger.info("Log-in of %r: password checked", name)
 
     new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(stored_hash) else None
     token = secrets.token_urlsafe(32)
     hours = _env_int(SESSION_HOURS_VARIABLE, DEFAULT_SESSION_HOURS, 1)
     expires = moment + timedelta(hours=hours)
     with schema.engine().begin() as connection:
-        # Checked again inside the transaction: locked, disabled or given a new password meanwhile.
-        wait = _lock_left(connection, name, moment)
-        if wait:
-            raise LoginRefused("locked", wait)
+        # Checked again inside the transaction: disabled or given a new password meanwhile. (A lock
+        # started meanwhile by other attempts does not apply: this one was admitted before it.)
         current = connection.execute(
             select(agents.c.password_hash, agents.c.active).where(agents.c.id == row.id)
         ).first()
@@ -485,14 +543,26 @@ def touch(token: str, now: Optional[datetime] = None) -> None:
 
 
 def log_out(token: str) -> None:
-    """Ends the session for good (the token never works again). An unknown token is ignored."""
+    """Ends the session for good (the token never works again) and closes its event streams. An unknown
+    token is ignored."""
     token_hash = _token_hash(token)
     if token_hash is None:
         return
     with schema.engine().begin() as connection:
-        connection.execute(
-            update(agent_sessions).where(agent_sessions.c.token_hash == token_hash).values(revoked=True)
-        )
+        ended = connection.execute(
+            update(agent_sessions)
+            .where(agent_sessions.c.token_hash == token_hash, agent_sessions.c.revoked == false())
+            .values(revoked=True)
+        ).rowcount
+        username = connection.execute(
+            select(agents.c.username)
+            .select_from(agent_sessions.join(agents, agents.c.id == agent_sessions.c.agent_id))
+            .where(agent_sessions.c.token_hash == token_hash)
+        ).scalar()
+        if ended and username:
+            live.record(connection, "", live.SESSION_ENDED, username)
+    if ended:
+        live.wake_streams()
 
 
 def online_agents(now: Optional[datetime] = None) -> List[Agent]:

@@ -1,5 +1,5 @@
 """Manage the human agents' accounts from a terminal: python -m agents.cli add|disable|enable|passwd|
-max-chats|list (make agent-add, agent-disable, agent-list).
+max-chats|role|list (make agent-add, agent-disable, agent-role, agent-list).
 
 Works on the service database named by CS_DATABASE_URL (var/service.db by default). Passwords are read
 without echo, twice, or with --password-stdin from the first line of standard input (scripts, CI), never
@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from agents import accounts
+from agents.roles import AGENT, ROLES
 
 
 class _Refused(Exception):
@@ -50,17 +51,18 @@ def _max_chats(value: str) -> Optional[int]:
 
 def _describe(agent: accounts.Agent) -> str:
     state = "active" if agent.active else "disabled"
-    return f"{agent.username} ({agent.display_name}), {state}, max chats {agent.max_chats}"
+    return f"{agent.username} ({agent.display_name}), {agent.role}, {state}, max chats {agent.max_chats}"
 
 
 def _add(args: argparse.Namespace) -> None:
     # Checked before the password is asked for, so a typo in the name does not cost two prompts.
     accounts._checked_username(args.username)
     accounts._checked_display_name(args.name)
+    accounts._checked_role(args.role)
     if accounts.find_agent(args.username) is not None:
         raise accounts.AccountError(f"agent {args.username.strip().lower()!r} already exists")
     password = _read_password(args.password_stdin)
-    agent = accounts.create_agent(args.username, args.name, password, args.max_chats)
+    agent = accounts.create_agent(args.username, args.name, password, args.max_chats, args.role)
     print(f"added {_describe(agent)}")
 
 
@@ -83,6 +85,10 @@ def _set_max_chats(args: argparse.Namespace) -> None:
     print(f"set {_describe(accounts.set_max_chats(args.username, args.n))}")
 
 
+def _set_role(args: argparse.Namespace) -> None:
+    print(f"set {_describe(accounts.set_role(args.username, args.role))}")
+
+
 def _width(text: str) -> int:
     """Terminal columns: Chinese characters take two."""
     return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
@@ -103,12 +109,13 @@ def _list(args: argparse.Namespace) -> None:
         print("no agents yet (add one: python -m agents.cli add USERNAME --name DISPLAY)")
         return
     online = {agent.id for agent in accounts.online_agents()}
-    rows = [["username", "display name", "active", "max chats", "online"]]
+    rows = [["username", "display name", "role", "active", "max chats", "online"]]
     for agent in agents:
         rows.append(
             [
                 agent.username,
                 agent.display_name,
+                agent.role,
                 "yes" if agent.active else "no",
                 str(agent.max_chats),
                 "yes" if agent.id in online else "no",
@@ -135,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--max-chats", type=int, metavar="N", help="open chats at once (default: CS_AGENT_MAX_CHATS)"
     )
+    add.add_argument(
+        "--role",
+        default=AGENT,
+        metavar="ROLE",
+        help=f"{' or '.join(ROLES)} (default {AGENT}): a supervisor "
+        "also reads any conversation and the record of who read which",
+    )
     add.add_argument("--password-stdin", action="store_true", help=stdin_help)
 
     command("disable", _disable, "refuse the agent's log-ins and end their sessions").add_argument(
@@ -152,7 +166,11 @@ def _parser() -> argparse.ArgumentParser:
     max_chats.add_argument("username", metavar="USERNAME")
     max_chats.add_argument("n", metavar="N", type=_max_chats, help='a number, or "default"')
 
-    command("list", _list, "list the agents and who is online")
+    role = command("role", _set_role, "make the account an agent or a supervisor")
+    role.add_argument("username", metavar="USERNAME")
+    role.add_argument("role", metavar="ROLE", help=" or ".join(ROLES))
+
+    command("list", _list, "list the agents, their roles and who is online")
     return parser
 
 

@@ -1,7 +1,8 @@
 """What the agent consoles must hear about, as rows of `console_events` that every console's stream tails.
 
 Producers write a row (the action server when it queues a conversation, the tracker store when a user
-writes in a conversation an agent holds, the console API on take/hand-over/close/note); each Rasa
+writes in a conversation an agent holds, the console API on take/hand-over/close/note, agents/accounts.py
+when an agent's sessions end: log-out, disabled, new password); each Rasa
 server's event stream (channels/agent_console.py) reads the rows after the last one it sent. The table
 is in the shared service database, so an agent connected to one Rasa server hears about a widget
 connected to another. Rows written in this process also wake the streams at once; rows from other
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Set
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Connection
 
 from agents.schema import console_events, engine
 
@@ -24,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
 KEEP_DAYS = 2  # rows older than this are deleted now and then: a console only needs the last minutes
+# An agent's sessions ended (`agent` is who; no conversation): their streams check and close.
+SESSION_ENDED = "session_ended"
 
 _wakers: Set[asyncio.Event] = set()
 
@@ -32,20 +36,27 @@ _wakers: Set[asyncio.Event] = set()
 class ConsoleEvent:
     id: int
     conversation_id: str
-    kind: str  # queued | message | taken | transferred | closed | note
+    kind: str  # queued | message | taken | transferred | closed | note | evidence | session_ended
     agent: Optional[str]
+
+
+def record(connection: Connection, conversation_id: str, kind: str, agent: Optional[str] = None) -> int:
+    """Writes the event in the caller's transaction (it is seen when that commits); returns its id.
+    The caller then calls `wake_streams()`."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    event_id = connection.execute(
+        console_events.insert().values(conversation_id=conversation_id, kind=kind, agent=agent, at=now)
+    ).inserted_primary_key[0]
+    if event_id % 1000 == 0:
+        connection.execute(delete(console_events).where(console_events.c.at < now - timedelta(KEEP_DAYS)))
+    return event_id
 
 
 def publish(conversation_id: str, kind: str, agent: Optional[str] = None) -> int:
     """Records the event for every console and wakes this process's streams; returns its id."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
     with engine().begin() as connection:
-        event_id = connection.execute(
-            console_events.insert().values(conversation_id=conversation_id, kind=kind, agent=agent, at=now)
-        ).inserted_primary_key[0]
-        if event_id % 1000 == 0:
-            connection.execute(delete(console_events).where(console_events.c.at < now - timedelta(KEEP_DAYS)))
-    _wake_streams()
+        event_id = record(connection, conversation_id, kind, agent)
+    wake_streams()
     return event_id
 
 
@@ -83,7 +94,8 @@ async def wait_for_news(timeout: float = POLL_SECONDS) -> None:
         _wakers.discard(waker)
 
 
-def _wake_streams() -> None:
+def wake_streams() -> None:
+    """Wakes this process's streams at once (other processes' read the table within POLL_SECONDS)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:

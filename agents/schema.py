@@ -29,6 +29,8 @@ agents = Table(
     Column("active", Boolean, nullable=False, default=True),
     Column("max_chats", Integer),  # open chats at once; none: CS_AGENT_MAX_CHATS (default 3)
     Column("created_at", DateTime, nullable=False),  # naive UTC
+    # agent | supervisor (agents/access.py); migrations/versions/0003_agent_roles.py added it.
+    Column("role", String(16), nullable=False, default="agent", server_default="agent"),
 )
 
 # A log-in: the bearer token's sha256 (the token itself is only ever in the agent's browser).
@@ -44,14 +46,15 @@ agent_sessions = Table(
     Column("revoked", Boolean, nullable=False, default=False),  # logged out
 )
 
-# Wrong passwords per user name: after too many, log-in is refused until `locked_until`.
+# Log-in attempts per user name since its last success, counted before the password is checked
+# (agents/accounts.py): the one that reaches the limit locks the name until `locked_until`.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("username", String(32), primary_key=True),
-    Column("failures", Integer, nullable=False, default=0),
+    Column("failures", Integer, nullable=False, default=0),  # attempts, the checks in progress included
     Column("locked_until", DateTime),
-    Column("last_failure", DateTime),
+    Column("last_failure", DateTime),  # the last attempt
 )
 
 # Internal notes: agents only, never sent to the user.
@@ -73,9 +76,24 @@ console_events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("conversation_id", String(255), nullable=False),
-    Column("kind", String(16), nullable=False),  # queued | message | taken | transferred | closed | note
+    # queued | message | taken | transferred | closed | note | evidence | session_ended (no conversation)
+    Column("kind", String(16), nullable=False),
     Column("agent", String(32)),  # the agent concerned (username), if any
     Column("at", DateTime, nullable=False),
+)
+
+# Every time a person opened a conversation's transcript in the console, or was refused it
+# (agents/audit.py): supervisors can see who read what.
+transcript_reads = Table(
+    "transcript_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(255), nullable=False, index=True),
+    Column("agent", String(32), nullable=False, index=True),  # username
+    Column("role", String(16), nullable=False),  # their role then
+    Column("granted", Boolean, nullable=False),  # False: refused (403)
+    Column("unmasked", Boolean, nullable=False),  # shown with the personal data (the owner)
+    Column("at", DateTime, nullable=False),  # naive UTC
 )
 
 # The user's rating of the human service, asked when the agent closes the chat.

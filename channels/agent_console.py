@@ -8,6 +8,12 @@ internal notes, and closes it (ConversationResumed: the bot answers again and as
 human service). It does what Rasa's HTTP API endpoints `/conversations/{id}/tracker/events` and
 `/conversations/{id}/execute` do, behind each agent's own session instead of the server's admin token.
 
+Least privilege (agents/access.py): an agent reads only the conversations waiting in the queue, assigned
+to them or handled by them, a supervisor any; every read is recorded (agents/audit.py) and listed for
+supervisors (/audit/reads); personal data is masked (agents/masking.py) for all but the agent the
+conversation is assigned to. A conversation id is sent URL-encoded as one path segment (slashes as %2F)
+and decoded here, once.
+
 CS_AGENT_TOKEN is no agent's credential: it is the API token the upload server uses to report evidence.
 """
 
@@ -20,7 +26,9 @@ import logging
 import os
 import secrets
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from functools import lru_cache
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, List, Optional, Tuple
+from urllib.parse import unquote
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
@@ -30,10 +38,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions import clock, knowledge, store
-from agents import accounts, assignment, live
+from agents import access, accounts, assignment, audit, live, masking, roles
 from agents.canned import canned_facts
 from agents.context import conversation_context
 from agents.notes import add_note, notes_of
+from channels import web_origin
 from evidence.links import TICKET_NUMBER
 
 logger = logging.getLogger(__name__)
@@ -65,17 +74,58 @@ def _body(request: Request) -> Dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _transcript(tracker: Any) -> List[Dict[str, Any]]:
-    """User and bot messages of a tracker, oldest first, as plain text (rendered as text by the page)."""
+def _conversation_id(raw: str) -> str:
+    """The id as the user's channel knows it: Sanic hands path segments on undecoded, and the console
+    encodes the id as one segment (encodeURIComponent), so it is decoded here exactly once."""
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("会话编号不是有效的 UTF-8") from None
+
+
+@lru_cache(maxsize=1)
+def _published_contacts() -> FrozenSet[str]:
+    """The knowledge's own phone numbers and addresses: said by the bot, never masked."""
+    return frozenset(masking.published([json.dumps(knowledge.channels(), ensure_ascii=False)]))
+
+
+def _shown(text: Optional[str], unmasked: bool) -> Optional[str]:
+    return text if unmasked or not text else masking.mask(text, _published_contacts())
+
+
+def _transcript(tracker: Any, unmasked: bool = True) -> List[Dict[str, Any]]:
+    """User and bot messages of a tracker, oldest first, as plain text (rendered as text by the page),
+    the personal data masked unless `unmasked`."""
     lines = []
     for event in tracker.events:
         if event.type_name in ("user", "bot") and event.text:
-            lines.append({"from": event.type_name, "text": event.text, "at": event.timestamp})
+            lines.append(
+                {"from": event.type_name, "text": _shown(event.text, unmasked), "at": event.timestamp}
+            )
     return lines
 
 
+def _masked_context(context: Dict[str, Any]) -> Dict[str, Any]:
+    """The context panel with what users typed masked (their first words, problem, tickets' texts)."""
+    return {
+        **context,
+        "first_words": _shown(context.get("first_words"), False),
+        "problem": _shown(context.get("problem"), False),
+        "unhelpful_answer": [_shown(line, False) for line in context.get("unhelpful_answer") or []],
+        "tickets": [
+            {**ticket, "description": _shown(ticket.get("description"), False)}
+            for ticket in context.get("tickets") or []
+        ],
+    }
+
+
 def _agent_json(agent: accounts.Agent) -> Dict[str, Any]:
-    return {"username": agent.username, "display_name": agent.display_name, "max_chats": agent.max_chats}
+    return {
+        "username": agent.username,
+        "display_name": agent.display_name,
+        "max_chats": agent.max_chats,
+        "role": agent.role,
+    }
 
 
 def _queue_json(item: assignment.QueueItem, agent: accounts.Agent) -> Dict[str, Any]:
@@ -84,7 +134,7 @@ def _queue_json(item: assignment.QueueItem, agent: accounts.Agent) -> Dict[str, 
         "conversation_id": item.conversation_id,
         "topic": item.topic,
         "topic_title": item.topic_title,
-        "description": item.description,
+        "description": _shown(item.description, item.agent == agent.username),
         "status": item.status,
         "agent": item.agent,
         "agent_name": item.agent_name,
@@ -105,6 +155,7 @@ class AgentConsoleInput(InputChannel):
         return cls()
 
     def __init__(self, token: Optional[str] = None) -> None:
+        web_origin.install()  # the Rasa server answers browsers from the project's web pages only
         self.token = token or os.environ.get(TOKEN_VARIABLE) or ""
         if not self.token:
             self.token = secrets.token_urlsafe(18)
@@ -190,20 +241,69 @@ class AgentConsoleInput(InputChannel):
         async def events(request: Request) -> Optional[HTTPResponse]:
             return await channel._stream(request)
 
+        @console.route("/audit/reads", methods=["GET"])
+        async def transcript_reads(request: Request) -> HTTPResponse:
+            """Supervisors only: who opened which transcript, when (agents/audit.py)."""
+            try:
+                roles.require_role(request.ctx.agent, roles.SUPERVISOR)
+            except roles.RoleRequired as refused:
+                return _error(refused.status, refused.message)
+            try:
+                limit = int(request.args.get("limit") or 100)
+            except ValueError:
+                return _error(400, "limit must be a whole number")
+            found = audit.reads(limit, request.args.get("conversation_id"), request.args.get("agent"))
+            return response.json(
+                {
+                    "reads": [
+                        {
+                            "conversation_id": read.conversation_id,
+                            "agent": read.agent,
+                            "role": read.role,
+                            "granted": read.granted,
+                            "unmasked": read.unmasked,
+                            "at": read.at.isoformat(),
+                        }
+                        for read in found
+                    ]
+                }
+            )
+
         @console.route("/conversations/<conversation_id>", methods=["GET"])
         async def conversation(request: Request, conversation_id: str) -> HTTPResponse:
+            try:
+                conversation_id = _conversation_id(conversation_id)
+            except ValueError as bad:
+                return _error(400, str(bad))
+            agent = request.ctx.agent
+            reading = access.reading(agent, conversation_id)
+            audit.record_read(conversation_id, agent, reading.allowed, reading.unmasked, clock.now())
+            if not reading.allowed:
+                holder = accounts.find_agent(reading.holder) if reading.holder else None
+                message = (
+                    f"该会话已由{holder.display_name}接入，您无权查看"
+                    if holder
+                    else access.ReadRefused.message
+                )
+                return _error(access.ReadRefused.status, message, conversation_id=conversation_id)
             tracker = await request.app.ctx.agent.processor.get_tracker(conversation_id)
-            holder = assignment.owner(conversation_id)
+            context = conversation_context(tracker)
+            unmasked = reading.unmasked
             return response.json(
                 {
                     "conversation_id": conversation_id,
                     "paused": tracker.is_paused(),
-                    "agent": holder,
-                    "mine": holder == request.ctx.agent.username,
-                    "messages": _transcript(tracker),
-                    "context": conversation_context(tracker),
+                    "agent": reading.holder,
+                    "mine": reading.holder == agent.username,
+                    "masked": not unmasked,
+                    "messages": _transcript(tracker, unmasked),
+                    "context": context if unmasked else _masked_context(context),
                     "notes": [
-                        {"author": note.author, "text": note.text, "at": note.at.isoformat()}
+                        {
+                            "author": note.author,
+                            "text": _shown(note.text, unmasked),
+                            "at": note.at.isoformat(),
+                        }
                         for note in notes_of(conversation_id)
                     ],
                 }
@@ -211,6 +311,10 @@ class AgentConsoleInput(InputChannel):
 
         @console.route("/conversations/<conversation_id>/<command>", methods=["POST"])
         async def act(request: Request, conversation_id: str, command: str) -> HTTPResponse:
+            try:
+                conversation_id = _conversation_id(conversation_id)
+            except ValueError as bad:
+                return _error(400, str(bad))
             if command == "evidence":
                 return await channel._evidence_received(request, conversation_id)
             handler = {
@@ -224,7 +328,7 @@ class AgentConsoleInput(InputChannel):
                 return _error(404, "unknown command")
             try:
                 await handler(request, conversation_id, request.ctx.agent, _body(request))
-            except assignment.AssignmentRefused as refused:
+            except (assignment.AssignmentRefused, access.ReadRefused) as refused:
                 return _error(refused.status, refused.message)
             except ValueError as bad:
                 return _error(400, str(bad))
@@ -283,6 +387,7 @@ class AgentConsoleInput(InputChannel):
         live.safe_publish(conversation_id, "closed", agent.username)
 
     async def _note(self, request: Request, conversation_id: str, agent: accounts.Agent, body: Dict) -> None:
+        access.require_read(agent, conversation_id)  # notes are written where the agent may read
         add_note(conversation_id, agent, str(body.get("text") or ""), clock.now())
         live.safe_publish(conversation_id, "note", agent.username)
 
@@ -309,8 +414,14 @@ class AgentConsoleInput(InputChannel):
             await processor.save_tracker(tracker)
 
     async def _stream(self, request: Request) -> None:
-        """Server-sent events: every console event after the last one the page saw (Last-Event-ID)."""
+        """Server-sent events: every console event after the last one the page saw (Last-Event-ID).
+
+        The stream ends as soon as its session does: a log-out, a disabled agent or a new password writes
+        a `session_ended` event (agents/accounts.py), read here at once in this process and within a
+        second from another one, and the session is checked then; an expiry is noticed at the next
+        touch (TOUCH_SECONDS)."""
         token = request.ctx.session_token
+        username = request.ctx.agent.username
         try:
             last_id = int(
                 request.headers.get("Last-Event-ID") or request.args.get("after") or live.latest_id()
@@ -331,7 +442,12 @@ class AgentConsoleInput(InputChannel):
                     accounts.touch(token)
                     last_touch = time.monotonic()
                     await stream.send(": still here\n\n")
+                ended = False
                 for event in live.events_after(last_id):
+                    if event.kind == live.SESSION_ENDED and event.agent == username:
+                        ended = accounts.session_agent(token) is None
+                        if ended:
+                            break
                     data = {
                         "conversation_id": event.conversation_id,
                         "kind": event.kind,
@@ -339,6 +455,9 @@ class AgentConsoleInput(InputChannel):
                     }
                     await stream.send(f"id: {event.id}\nevent: console\ndata: {json.dumps(data)}\n\n")
                     last_id = event.id
+                if ended:
+                    await stream.send("event: ended\ndata: {}\n\n")  # the page asks to log in again
+                    break
                 await live.wait_for_news()
         except (ConnectionError, asyncio.CancelledError):
             return  # the page went away

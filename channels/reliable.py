@@ -85,6 +85,28 @@ def markdown_links(text: str) -> str:
     return ADDRESS.sub(link, text)
 
 
+# A markdown link the widget may keep: to a web page, an address or a phone (its text without brackets,
+# "<", backslashes or backticks, its target without spaces, brackets or quotes either).
+SAFE_LINK = re.compile(r"!?\[[^\[\]<\\`]*\]\((?:https?://|mailto:|tel:)[^\s()<>\[\]\"'\\`]*\)", re.IGNORECASE)
+
+
+def safe_links(text: str) -> str:
+    """Markdown for the widget in which only http(s), mailto and tel links remain links: around them,
+    every backslash, "[" and "]" is escaped and every "&" and "<" written as "&amp;" and "&lt;" (the
+    widget's markdown shows them as typed), so `[x](javascript:…)`, `<javascript://…>`, references and
+    raw HTML arrive as plain text."""
+
+    def neutral(part: str) -> str:
+        escaped = part.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return escaped.replace("&", "&amp;").replace("<", "&lt;")
+
+    kept, start = [], 0
+    for match in SAFE_LINK.finditer(text):
+        kept.append(neutral(text[start : match.start()]) + match.group(0))
+        start = match.end()
+    return "".join(kept) + neutral(text[start:])
+
+
 def link_buttons_message(message: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """A message whose buttons include links (`url`, e.g. "上传证据") as rasa-webchat's own message:
     Rasa's socketio output keeps only a button's title and payload, which would turn a link into text
@@ -107,7 +129,7 @@ class LinkingOutputChannel(ForwardingOutputChannel):
 
     async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         if message.get("text"):
-            message = {**message, "text": markdown_links(message["text"])}
+            message = {**message, "text": safe_links(markdown_links(message["text"]))}
         custom = link_buttons_message(message)
         if custom is not None:
             message = {"custom": custom}

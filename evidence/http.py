@@ -27,7 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from actions import store
-from agents import accounts
+from agents import access, accounts
 from evidence import links, messages
 from evidence.config import Settings
 from evidence.notify import tell_conversation
@@ -150,12 +150,13 @@ class EvidenceHTTP:
         if parts[:2] == ["api", "case"] and len(parts) == 5 and parts[3] == "thumbnails":
             return self._case_thumbnail(handler, parts[2], parts[4], query, language)
         if parts[:2] == ["api", "agent"] and len(parts) == 4:
-            if not self._agent(handler):
+            allowed, agent = self._agent(handler)
+            if not allowed:
                 return self._json(handler, 401, {"error": "unauthorized"})
             if parts[2] == "conversations":
-                return self._agent_files(handler, parts[3])
+                return self._agent_files(handler, parts[3], agent)
             if parts[2] in ("files", "thumbnails"):
-                return self._agent_file(handler, parts[3], thumbnail=parts[2] == "thumbnails")
+                return self._agent_file(handler, parts[3], agent, thumbnail=parts[2] == "thumbnails")
         return self._json(handler, 404, {"error": "not found"})
 
     def post(self, handler: BaseHTTPRequestHandler) -> None:
@@ -335,18 +336,28 @@ class EvidenceHTTP:
 
     # --- the agent console (token) ------------------------------------------------------------
 
-    def _agent(self, handler: BaseHTTPRequestHandler) -> bool:
-        """An agent's session (agents/accounts.py, the shared database) or the API token."""
+    def _agent(self, handler: BaseHTTPRequestHandler) -> Tuple[bool, Optional[accounts.Agent]]:
+        """(allowed, agent): an agent's session (agents/accounts.py, the shared database), or the API
+        token (no agent: every conversation)."""
         header = handler.headers.get("Authorization") or ""
         given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
         if not given:
-            return False
+            return False, None
         token = self.settings.agent_token
         if token and hmac.compare_digest(given.encode(), token.encode()):
-            return True
-        return accounts.session_agent(given) is not None
+            return True, None
+        agent = accounts.session_agent(given)
+        return agent is not None, agent
 
-    def _agent_files(self, handler, conversation_id: str) -> None:
+    @staticmethod
+    def _may_read(agent: Optional[accounts.Agent], conversation_id: str) -> bool:
+        """The console's rule (agents/access.py): an agent sees the files of the conversations they may
+        read."""
+        return agent is None or access.reading(agent, conversation_id).allowed
+
+    def _agent_files(self, handler, conversation_id: str, agent: Optional[accounts.Agent]) -> None:
+        if not self._may_read(agent, conversation_id):
+            return self._json(handler, 403, {"error": access.ReadRefused.message})
         files = self.store.files_of_conversation(conversation_id)
         base = "/evidence/api/agent"
         return self._json(
@@ -380,10 +391,12 @@ class EvidenceHTTP:
             },
         )
 
-    def _agent_file(self, handler, file_id: str, thumbnail: bool) -> None:
+    def _agent_file(self, handler, file_id: str, agent: Optional[accounts.Agent], thumbnail: bool) -> None:
         file = self.store.file_by_id(int(file_id)) if file_id.isdigit() else None
         if file is None or (thumbnail and not file.thumbnail):
             return self._json(handler, 404, {"error": "not found"})
+        if not self._may_read(agent, file.conversation_id):
+            return self._json(handler, 403, {"error": access.ReadRefused.message})
         if thumbnail:
             path = self.store.path_of(file.ticket_number, file.thumbnail)
             return self._send_file(handler, path, "image/jpeg", f"{file.original_name}.thumb.jpg")

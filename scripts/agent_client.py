@@ -13,8 +13,10 @@ import requests
 from scripts.servers import ROOT
 
 
-def add_agent(database_url: str, username: str, display_name: str, password: str, max_chats: int = 0) -> None:
-    """`python -m agents.cli add` against the database at `database_url`."""
+def add_agent(
+    database_url: str, username: str, display_name: str, password: str, max_chats: int = 0, role: str = ""
+) -> None:
+    """`python -m agents.cli add` against the database at `database_url` (role: agents/roles.py)."""
     command = [
         sys.executable,
         "-m",
@@ -27,6 +29,8 @@ def add_agent(database_url: str, username: str, display_name: str, password: str
     ]
     if max_chats:
         command += ["--max-chats", str(max_chats)]
+    if role:
+        command += ["--role", role]
     env = {**os.environ, "CS_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
     subprocess.run(
         command, input=password + "\n", env=env, cwd=ROOT, check=True, capture_output=True, text=True

@@ -127,10 +127,12 @@ def rasa_server(
     credentials: Optional[Path] = None,
     root: Path = ROOT,
 ) -> Server:
-    """The Rasa server with the channels of credentials.yml; the widget's page may be on another port.
-    `root`: the checkout whose code it runs (bench/ab.py serves an older one beside this one)."""
+    """The Rasa server with the channels of credentials.yml; the widget's page may be on another port:
+    browsers may call it from CS_WEB_ORIGIN's pages only (channels/web_origin.py, in `env` or the
+    environment). `root`: the checkout whose code it runs (bench/ab.py serves an older one beside this
+    one)."""
     command = [
-        RASA, "run", "-m", str(model), "--port", str(port), "--cors", "*",
+        RASA, "run", "-m", str(model), "--port", str(port),
         "--endpoints", str(endpoints), "--credentials", str(credentials or root / "credentials.yml"),
     ]  # fmt: skip
     return Server(

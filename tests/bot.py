@@ -36,7 +36,12 @@ class RunningBot:
             "CS_EVIDENCE_URL": f"http://localhost:{self.web_port}",
         }
         endpoints = write_endpoints(workdir / "endpoints.yml", self.action_port, workdir / "tracker.db")
-        self.rasa_env = {"CS_DATABASE_URL": self.database_url, "CS_AGENT_TOKEN": agent_token}
+        # The web page, when there is one, is the only origin a browser may call the Rasa server from.
+        self.rasa_env = {
+            "CS_DATABASE_URL": self.database_url,
+            "CS_AGENT_TOKEN": agent_token,
+            "CS_WEB_ORIGIN": f"http://localhost:{self.web_port}",
+        }
         self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
 
     def start(self, sim_now: str, web: bool = False) -> RunningBot:
@@ -80,10 +85,15 @@ class RunningBot:
         return f"http://localhost:{self.rasa_port}/webhooks/agent_console"
 
     def add_agent(
-        self, username: str, display_name: str, password: str = AGENT_PASSWORD, max_chats: int = 0
+        self,
+        username: str,
+        display_name: str,
+        password: str = AGENT_PASSWORD,
+        max_chats: int = 0,
+        role: str = "",
     ) -> None:
         """Creates an agent account with the project's command, as a deployment would."""
-        add_agent(self.database_url, username, display_name, password, max_chats)
+        add_agent(self.database_url, username, display_name, password, max_chats, role)
 
     def agent_headers(self, username: str, password: str = AGENT_PASSWORD) -> Dict[str, str]:
         """Logs the agent in through the console API; the headers carry their session."""

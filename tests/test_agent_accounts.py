@@ -15,7 +15,9 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+import migrations
 from agents import accounts, schema
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse 42"
@@ -268,6 +270,50 @@ def test_duplicate_agent(xiaodou: accounts.Agent) -> None:
     assert accounts.find_agent("xiaodou").display_name == "小抖"
 
 
+def test_roles(xiaodou: accounts.Agent) -> None:
+    from agents import roles
+
+    assert xiaodou.role == "agent" and not roles.is_supervisor(xiaodou)
+    boss = accounts.create_agent("lin", "林主管", PASSWORD, role="Supervisor")
+    assert boss.role == "supervisor" and roles.is_supervisor(boss)
+    assert accounts.log_in("lin", PASSWORD, now=T0).agent.role == "supervisor"
+    roles.require_role(boss, roles.SUPERVISOR)
+    roles.require_role(boss, roles.AGENT)  # a supervisor is an agent too
+    with pytest.raises(roles.RoleRequired) as refused:
+        roles.require_role(xiaodou, roles.SUPERVISOR)
+    assert refused.value.status == 403
+    assert accounts.set_role("xiaodou", "supervisor").role == "supervisor"
+    assert accounts.set_role("lin", "agent").role == "agent"
+    for bad in ("admin", "", None):
+        with pytest.raises(accounts.AccountError, match="role"):
+            accounts.set_role("xiaodou", bad)
+
+
+def test_a_database_made_before_roles_gets_the_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An earlier version's agents table, without `role`: its agents keep working, as agents."""
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with create_engine(url).begin() as connection:
+        connection.execute(
+            text(
+                "CREATE TABLE agents (id INTEGER PRIMARY KEY AUTOINCREMENT, username VARCHAR(32) NOT NULL "
+                "UNIQUE, display_name VARCHAR(32) NOT NULL, password_hash VARCHAR(255) NOT NULL, "
+                "active BOOLEAN NOT NULL, max_chats INTEGER, created_at DATETIME NOT NULL)"
+            )
+        )
+        connection.execute(
+            text("INSERT INTO agents VALUES (1, 'old', '老员工', :h, 1, NULL, '2026-01-01 00:00:00')"),
+            {"h": PasswordHasher().hash(PASSWORD)},
+        )
+    monkeypatch.setenv("CS_DATABASE_URL", url)
+    assert accounts.log_in("old", PASSWORD, now=T0).agent.role == "agent"
+    assert accounts.set_role("old", "supervisor").role == "supervisor"
+    assert migrations.ensure_current(url) is None  # again (another process): already current
+
+
 def test_concurrent_log_ins_from_threads(xiaodou: accounts.Agent) -> None:
     """Async callers run log_in in threads: concurrent attempts all count and sessions stay distinct."""
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -279,9 +325,40 @@ def test_concurrent_log_ins_from_threads(xiaodou: accounts.Agent) -> None:
             return refused("xiaodou", "wrong password", T0).reason
 
         reasons = list(pool.map(wrong, range(8)))
-    assert reasons.count("invalid") >= 5
+    assert reasons.count("invalid") == 5
     assert set(reasons) <= {"invalid", "locked"}
     assert refused("xiaodou", PASSWORD, T0).reason == "locked"
+
+
+def test_thirty_attempts_at_once_check_at_most_the_limit(
+    xiaodou: accounts.Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count comes before the check, in one statement: 30 threads, 5 argon2 verifications."""
+    checks: List[str] = []
+    verify = accounts._verify
+
+    def counted(password_hash: str, password: str) -> bool:
+        checks.append(password)
+        return verify(password_hash, password)
+
+    monkeypatch.setattr(accounts, "_verify", counted)
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        reasons = list(pool.map(lambda n: refused("xiaodou", f"wrong {n}", T0).reason, range(30)))
+    assert len(checks) == 5 and reasons.count("invalid") == 5 and reasons.count("locked") == 25
+    # The right password among the first five attempts still logs in (and clears the count).
+    accounts.set_password("xiaodou", PASSWORD)  # lifts the lock
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        tries = [PASSWORD if n == 2 else f"wrong {n}" for n in range(5)]
+        outcomes = list(pool.map(lambda p: _outcome("xiaodou", p), tries))
+    assert outcomes.count("ok") == 1 and outcomes.count("invalid") == 4
+
+
+def _outcome(username: str, password: str) -> str:
+    try:
+        accounts.log_in(username, password, now=T0)
+    except accounts.LoginRefused as refusal:
+        return refusal.reason
+    return "ok"
 
 
 # --- the command line --------------------------------------------------------------------------------
@@ -322,9 +399,9 @@ def test_cli(database: str) -> None:
     listed = cli(database, "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
-    assert lines[0].split() == ["username", "display", "name", "active", "max", "chats", "online"]
-    assert lines[1].split() == ["amy", "Amy", "yes", "3", "no"]
-    assert lines[2].split() == ["xiaodou", "小抖", "yes", "2", "yes"]
+    assert lines[0].split() == ["username", "display", "name", "role", "active", "max", "chats", "online"]
+    assert lines[1].split() == ["amy", "Amy", "agent", "yes", "3", "no"]
+    assert lines[2].split() == ["xiaodou", "小抖", "agent", "yes", "2", "yes"]
 
     duplicate = cli(database, "add", "xiaodou", "--name", "又一个", "--password-stdin", stdin=PASSWORD)
     assert duplicate.returncode == 1
@@ -334,12 +411,29 @@ def test_cli(database: str) -> None:
     disabled = cli(database, "disable", "xiaodou")
     assert disabled.returncode == 0, disabled.stderr
     assert accounts.session_agent(session.token) is None
-    assert cli(database, "list").stdout.splitlines()[2].split() == ["xiaodou", "小抖", "no", "2", "no"]
+    assert cli(database, "list").stdout.splitlines()[2].split() == [
+        "xiaodou",
+        "小抖",
+        "agent",
+        "no",
+        "2",
+        "no",
+    ]
 
     assert cli(database, "max-chats", "amy", "6").returncode == 0
     assert accounts.find_agent("amy").max_chats == 6
     assert cli(database, "passwd", "amy", "--password-stdin", stdin="another password\n").returncode == 0
     assert accounts.log_in("amy", "another password").agent.username == "amy"
+
+    # Roles: given when the account is made, changed later, shown by list.
+    boss = ["add", "lin", "--name", "林主管", "--role", "supervisor", "--password-stdin"]
+    assert cli(database, *boss, stdin=PASSWORD).returncode == 0
+    assert accounts.find_agent("lin").role == "supervisor"
+    changed = cli(database, "role", "amy", "supervisor")
+    assert changed.returncode == 0 and "supervisor" in changed.stdout
+    assert cli(database, "role", "lin", "agent").returncode == 0
+    rows = {line.split()[0]: line.split()[2] for line in cli(database, "list").stdout.splitlines()[1:]}
+    assert rows == {"amy": "supervisor", "lin": "agent", "xiaodou": "agent"}
 
 
 @pytest.mark.parametrize(
@@ -350,6 +444,12 @@ def test_cli(database: str) -> None:
         (["add", "amy", "--name", "x", "--password-stdin"], "", "no password"),
         (["disable", "nobody"], "", "no agent named 'nobody'"),
         (["max-chats", "nobody", "3"], "", "no agent named 'nobody'"),
+        (
+            ["add", "amy", "--name", "x", "--role", "boss", "--password-stdin"],
+            PASSWORD,
+            "invalid role 'boss'",
+        ),
+        (["role", "nobody", "supervisor"], "", "no agent named 'nobody'"),
     ],
 )
 def test_cli_errors_are_one_line(database: str, args: List[str], stdin: str, message: str) -> None:
@@ -360,3 +460,40 @@ def test_cli_errors_are_one_line(database: str, args: List[str], stdin: str, mes
     assert result.stderr.startswith("error: ")
     assert message in result.stderr
     assert accounts.list_agents() == []
+
+
+@pytest.mark.skipif(not postgres.available(), reason="PostgreSQL is not installed")
+def test_on_postgresql_old_tables_get_roles_and_thirty_attempts_get_five_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same on PostgreSQL, where the count's conditional UPDATE waits for the row's lock and then
+    checks `failures < limit` again."""
+    from sqlalchemy import create_engine, text
+
+    server = postgres.TempPostgres().init()
+    try:
+        with create_engine(server.url).begin() as connection:  # an agents table made before roles
+            connection.execute(
+                text(
+                    "CREATE TABLE agents (id SERIAL PRIMARY KEY, username VARCHAR(32) NOT NULL UNIQUE, "
+                    "display_name VARCHAR(32) NOT NULL, password_hash VARCHAR(255) NOT NULL, "
+                    "active BOOLEAN NOT NULL, max_chats INTEGER, created_at TIMESTAMP NOT NULL)"
+                )
+            )
+            connection.execute(
+                text("INSERT INTO agents (username, display_name, password_hash, active, created_at) "
+                     "VALUES ('old', '老员工', :h, true, '2026-01-01')"),
+                {"h": PasswordHasher().hash(PASSWORD)},
+            )  # fmt: skip
+        monkeypatch.setenv("CS_DATABASE_URL", server.url)
+        assert accounts.log_in("old", PASSWORD, now=T0).agent.role == "agent"
+
+        checks: List[str] = []
+        verify = accounts._verify
+        monkeypatch.setattr(accounts, "_verify", lambda h, p: checks.append(p) or verify(h, p))
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            reasons = list(pool.map(lambda n: refused("old", f"wrong {n}", T0).reason, range(30)))
+        assert len(checks) == 5 and reasons.count("locked") == 25
+    finally:
+        schema.engine().dispose()
+        server.destroy()

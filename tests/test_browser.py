@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -34,12 +35,15 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
     running = RunningBot(tmp_path_factory.mktemp("web")).start("2026-11-25T10:00:00+08:00", web=True)
     running.add_agent("xiaodou", "小抖")
     running.add_agent("dali", "大力")
+    running.add_agent("lin", "林主管", role="supervisor")
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(bot: RunningBot):
+    """Chromium, closed before the servers stop (an open console's live stream would hold the Rasa
+    server's shutdown for its grace period)."""
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -169,7 +173,9 @@ def test_two_agents_share_the_queue_hand_over_and_the_user_rates_the_agent(brows
 
     first.locator("#take").click()
     expect(chat(user)).to_contain_text("人工客服小抖已接入", timeout=15_000)
-    expect(second.locator("#owner")).to_contain_text("其他客服正在处理", timeout=10_000)
+    # Taken: the colleague no longer reads it (least privilege), and is told who has it.
+    expect(second.locator("#owner")).to_contain_text("已由小抖接入，您无权查看", timeout=10_000)
+    expect(second.locator("#transcript")).to_be_empty()
     expect(second.locator("#take")).to_be_disabled()
     expect(second.locator("#send")).to_be_disabled()
     conversation = bot_conversation(bot, entry)
@@ -184,14 +190,15 @@ def test_two_agents_share_the_queue_hand_over_and_the_user_rates_the_agent(brows
 
     first.locator("#note-text").fill("用户很着急，已核实是本人")
     first.locator("#note-form button").click()
-    expect(second.locator("#notes")).to_contain_text("小抖", timeout=10_000)  # live, to the colleague
-    expect(second.locator("#notes")).to_contain_text("用户很着急，已核实是本人")
+    expect(first.locator("#notes")).to_contain_text("用户很着急，已核实是本人", timeout=10_000)
     shot(first, "agent_console_context_panel")
 
     first.locator("#transfer-to").select_option("dali")
     first.locator("#transfer").click()
     expect(chat(user)).to_contain_text("已转交人工客服大力", timeout=15_000)
-    expect(second.locator("#owner")).to_contain_text("您正在处理", timeout=10_000)
+    expect(second.locator("#owner")).to_contain_text("您正在处理", timeout=10_000)  # live, now theirs
+    expect(second.locator("#notes")).to_contain_text("小抖")  # the colleague's note comes with it
+    expect(second.locator("#notes")).to_contain_text("用户很着急，已核实是本人")
     expect(first.locator("#send")).to_be_disabled()
 
     second.locator("#canned-channel").select_option("hotline")
@@ -413,3 +420,71 @@ def test_evidence_from_the_widget_to_the_agent_console(browser, bot: RunningBot,
     # Without an agent's session the console's evidence API gives nothing.
     api = f"{bot.web_url}/evidence/api/agent/conversations/x"
     assert requests.get(api, timeout=10).status_code == 401
+
+
+def test_an_id_with_spaces_and_chinese_is_taken_and_answered_and_only_web_links_are_links(
+    browser, bot: RunningBot
+) -> None:
+    """The widget keeps the session id it is given (here one with a space, Chinese, a slash, "%", "?" and
+    "#"); the console takes and answers it; personal data is masked until the agent takes it; a
+    `javascript:` link in the agent's reply reaches the widget as text, a web link as a link; the
+    supervisor sees who read the conversation."""
+    session_id = "访客 张三/100%?#1"
+    user = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    user.goto(bot.web_url + "/")
+    user.locator(".rw-launcher").wait_for()  # connected: the widget has stored its session
+    user.evaluate(
+        """id => { const stored = JSON.parse(localStorage.getItem("chat_session"));
+                   localStorage.setItem("chat_session", JSON.stringify({...stored, session_id: id})); }""",
+        session_id,
+    )
+    user.reload()  # the widget asks for its stored session, and the server keeps the id it is given
+    user.locator(".rw-launcher").click()
+    say(user, "转人工")
+    expect(chat(user)).to_contain_text("描述", timeout=20_000)
+    say(user, "我的直播间被封了，回电13812345678")
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+    assert bot_conversation(bot, "直播间被封了") == session_id
+
+    agent = login_agent(browser, bot, "xiaodou")
+    entry = agent.locator(".queue-item").filter(has_text="直播间被封了")
+    expect(entry).to_contain_text("138****5678", timeout=15_000)  # not theirs yet: masked
+    entry.first.click()
+    expect(agent.locator("#conversation-title")).to_have_text(f"会话 {session_id}")
+    expect(agent.locator("#transcript")).to_contain_text("回电138****5678", timeout=10_000)
+    expect(agent.locator("#masked")).to_be_visible()
+    agent.locator("#take").click()
+    expect(chat(user)).to_contain_text("人工客服小抖已接入", timeout=15_000)
+    expect(agent.locator("#transcript")).to_contain_text("回电13812345678", timeout=10_000)
+    expect(agent.locator("#masked")).to_be_hidden()
+
+    agent.locator("#reply-text").fill(
+        "请点[这里](javascript:window.__xss=3)查看，或看[官网](https://www.douyin.com)"
+    )
+    agent.locator("#send").click()
+    expect(chat(user)).to_contain_text("请点[这里](javascript:window.__xss=3)查看", timeout=15_000)
+    assert user.locator('a[href^="javascript"]').count() == 0
+    expect(user.locator('a[href="https://www.douyin.com"]').last).to_have_text("官网")
+    assert user.evaluate("window.__xss") is None
+    shot(user, "widget_agent_reply_links")
+
+    # The evidence API takes the id as the console sends it, and follows the same rule.
+    evidence = f"{bot.web_url}/evidence/api/agent/conversations/{quote(session_id, safe='')}"
+    mine = requests.get(evidence, headers=session_of(agent), timeout=10)
+    assert mine.status_code == 200 and mine.json()["conversation_id"] == session_id
+    assert requests.get(evidence, headers=bot.agent_headers("dali"), timeout=10).status_code == 403
+
+    supervisor = login_agent(browser, bot, "lin")
+    expect(supervisor.locator("#agent-role")).to_have_text("（主管）")
+    supervisor.locator("#audit-conversation").fill(session_id)
+    supervisor.locator("#audit-form button").click()
+    rows = supervisor.locator("#audit tbody tr")
+    expect(rows.filter(has_text="已查看（原文）").first).to_contain_text("xiaodou", timeout=10_000)
+    expect(rows.filter(has_text="已查看（已隐藏个人信息）").first).to_contain_text(session_id)
+    shot(supervisor, "agent_console_audit")
+    assert not agent.locator("#audit-pane").is_visible()  # an agent has no such section
+
+    agent.locator("#close").click()
+    expect(chat(user)).to_contain_text("请为人工客服小抖本次的服务打分", timeout=15_000)
+    for page in (user, agent, supervisor):
+        page.context.close()  # their live streams end now, not when the server stops

@@ -356,7 +356,7 @@ def test_an_appeal_offers_an_evidence_link_and_the_ticket_shows_what_arrived(bot
     told = requests.post(f"{console}/{sender}/evidence", json=notice, headers=headers, timeout=30)
     assert told.status_code == 200
     assert requests.get(f"{console}/{sender}", headers=headers, timeout=30).status_code == 401  # no agent
-    bot.add_agent("evidence_viewer", "小证")
+    bot.add_agent("evidence_viewer", "小证", role="supervisor")  # never queued: a supervisor reads it
     transcript = requests.get(f"{console}/{sender}", headers=bot.agent_headers("evidence_viewer"), timeout=30)
     assert f"已收到 2 个文件，已加入工单 {number}" in json.dumps(transcript.json(), ensure_ascii=False)
 

@@ -92,3 +92,38 @@ def test_addresses_become_markdown_links_for_the_widget() -> None:
         == "官网 [www.douyin.com](https://www.douyin.com) → 紧急求助"
     )
     assert markdown_links("热线 400-992-2556") == "热线 400-992-2556"
+
+
+@pytest.mark.parametrize(
+    "typed, sent",
+    [
+        ("点这里[申诉](javascript:alert(1))", "点这里\\[申诉\\](javascript:alert(1))"),
+        ("[x] (JavaScript:alert(1))", "\\[x\\] (JavaScript:alert(1))"),
+        ("<javascript://%0Aalert(1)>", "&lt;javascript://%0Aalert(1)>"),
+        ('<a href="javascript:alert(1)">x</a>', '&lt;a href="javascript:alert(1)">x&lt;/a>'),
+        ("[x][1]\n[1]: javascript:alert(1)", "\\[x\\]\\[1\\]\n\\[1\\]: javascript:alert(1)"),
+        ("\\[x](javascript:alert(1))", "\\\\\\[x\\](javascript:alert(1))"),
+        ("[x](data:text/html,<script>)", "\\[x\\](data:text/html,&lt;script>)"),
+        ("[x](/relative)", "\\[x\\](/relative)"),
+        ("a & b &lt;", "a &amp; b &amp;lt;"),
+    ],
+)
+def test_only_web_mail_and_phone_links_stay_links_in_the_widget(typed: str, sent: str) -> None:
+    from channels.reliable import safe_links
+
+    assert safe_links(typed) == sent
+
+
+def test_web_mail_and_phone_links_are_kept() -> None:
+    from channels.reliable import markdown_links, safe_links
+
+    for link in (
+        "[官网](https://www.douyin.com)",
+        "[写信](mailto:feedback@douyin.com)",
+        "[致电](tel:4009922556)",
+    ):
+        assert safe_links(f"请看 {link} 。") == f"请看 {link} 。"
+    text = "邮箱：feedback@douyin.com；[别点](javascript:void(0))"
+    assert safe_links(markdown_links(text)) == (
+        "邮箱：[feedback@douyin.com](mailto:feedback@douyin.com)；\\[别点\\](javascript:void(0))"
+    )

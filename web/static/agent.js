@@ -1,18 +1,28 @@
 // The agent console: talks to channels/agent_console.py with the agent's session token (kept in this
 // tab's sessionStorage, sent as a bearer header, never in a URL). Live updates come from a server-sent
 // event stream read with fetch (EventSource cannot send the header). User text is only ever inserted
-// with textContent, never as HTML.
+// with textContent, never as HTML. Conversation ids are any text the user's channel chose: they go into
+// URLs through encodeURIComponent only (the server decodes them once). A supervisor also sees the record
+// of who read which conversation.
 const api = `${window.CS_CONFIG.rasaUrl}/webhooks/agent_console`;
 const $ = (id) => document.getElementById(id);
 const TITLE = document.title;
 let token = sessionStorage.getItem("agentToken") || "";
 let me = null;
 let selected = null;
+let selectedRefused = false; // the server refused the selected conversation: not asked again on events
 let selectedLanguage = "zh";
 let cannedChannels = [];
 let unseen = 0; // console events about the queue or my chats while the tab was hidden
 
 class Unauthorized extends Error {}
+
+class Refused extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function call(path, options = {}) {
   const response = await fetch(`${api}${path}`, {
@@ -24,7 +34,7 @@ async function call(path, options = {}) {
     loggedOut(body.error || "登录已过期，请重新登录");
     throw new Unauthorized();
   }
-  if (!response.ok) throw new Error(body.error || `请求失败（${response.status}）`);
+  if (!response.ok) throw new Refused(body.error || `请求失败（${response.status}）`, response.status);
   return body;
 }
 
@@ -49,7 +59,9 @@ function loggedIn(agent) {
   $("queue-pane").hidden = false;
   $("conversation-pane").hidden = false;
   $("agent-name").textContent = agent.display_name;
+  $("agent-role").textContent = agent.role === "supervisor" ? "（主管）" : "";
   $("max-chats").textContent = agent.max_chats;
+  $("audit-pane").hidden = agent.role !== "supervisor";
   show("");
 }
 
@@ -62,6 +74,7 @@ function loggedOut(message = "") {
   $("whoami").hidden = true;
   $("queue-pane").hidden = true;
   $("conversation-pane").hidden = true;
+  $("audit-pane").hidden = true;
   show(message);
 }
 
@@ -181,10 +194,29 @@ function renderNotes(notes) {
   if (notes.length === 0) box.textContent = "暂无备注";
 }
 
+function refusedConversation(message) {
+  for (const id of ["transcript", "context", "notes", "evidence"]) $(id).replaceChildren();
+  evidenceShown.clear();
+  $("owner").textContent = message;
+  $("masked").hidden = true;
+  $("take").disabled = true;
+  for (const id of ["reply-text", "send", "close", "transfer", "transfer-to"]) $(id).disabled = true;
+}
+
 async function refreshConversation() {
   if (!selected) return;
-  const conversation = await call(`/conversations/${encodeURIComponent(selected)}`);
+  const asked = selected;
+  let conversation;
+  try {
+    conversation = await call(`/conversations/${encodeURIComponent(asked)}`);
+  } catch (error) {
+    if (!(error instanceof Refused) || error.status !== 403 || asked !== selected) throw error;
+    selectedRefused = true;
+    return refusedConversation(error.message);
+  }
   if (conversation.conversation_id !== selected) return;
+  selectedRefused = false;
+  $("masked").hidden = !conversation.masked;
   const box = $("transcript");
   box.replaceChildren();
   for (const message of conversation.messages) {
@@ -208,6 +240,7 @@ async function refreshConversation() {
 
 async function select(conversationId) {
   selected = conversationId;
+  selectedRefused = false;
   $("conversation-title").textContent = `会话 ${conversationId}`;
   evidenceShown.clear();
   $("evidence").replaceChildren();
@@ -341,6 +374,7 @@ function handleEvent(block) {
     if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
   }
   if (fields.id) lastEventId = fields.id;
+  if (fields.event === "ended") return loggedOut("您已退出登录或账号已停用，请重新登录");
   if (fields.event !== "console" || !fields.data) return;
   const event = JSON.parse(fields.data);
   const aboutMe = event.agent === me?.username;
@@ -352,7 +386,10 @@ function handleEvent(block) {
   }
   refreshQueue().catch(report);
   refreshColleagues().catch(report);
-  if (event.conversation_id === selected) {
+  if (me?.role === "supervisor" && !$("audit-pane").hidden) refreshAudit().catch(report);
+  // A refused conversation is asked again only when it may have become readable: queued, or given to me.
+  const readableNow = !selectedRefused || event.kind === "queued" || aboutMe;
+  if (event.conversation_id === selected && readableNow) {
     refreshConversation().catch(report);
     if (event.kind === "evidence") refreshEvidence().catch(() => {});
   }
@@ -437,12 +474,40 @@ async function refreshEvidence() {
   else if (box.firstChild && box.firstChild.nodeType === Node.TEXT_NODE) box.firstChild.remove();
 }
 
+// --- supervisors: who read which conversation ----------------------------------------------------------
+
+async function refreshAudit() {
+  const conversation = $("audit-conversation").value.trim();
+  const query = conversation ? `&conversation_id=${encodeURIComponent(conversation)}` : "";
+  const { reads } = await call(`/audit/reads?limit=50${query}`);
+  const body = $("audit").tBodies[0];
+  body.replaceChildren();
+  for (const read of reads) {
+    const row = body.insertRow();
+    const cells = [
+      read.at.slice(0, 19).replace("T", " "),
+      read.agent,
+      read.role === "supervisor" ? "主管" : "客服",
+      read.conversation_id,
+      read.granted ? (read.unmasked ? "已查看（原文）" : "已查看（已隐藏个人信息）") : "已拒绝",
+    ];
+    for (const text of cells) row.insertCell().textContent = text;
+    if (!read.granted) row.cells[4].className = "refused";
+  }
+}
+
+$("audit-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  refreshAudit().catch(report);
+});
+
 // --- start -------------------------------------------------------------------------------------------
 
 async function start() {
   const { agent } = await call("/me");
   loggedIn(agent);
   await Promise.all([refreshQueue(), refreshColleagues(), loadCanned()]);
+  if (agent.role === "supervisor") await refreshAudit();
   listen();
 }
 
