@@ -42,7 +42,7 @@ from agents import access, accounts, assignment, audit, live, masking, roles
 from agents.canned import canned_facts
 from agents.context import conversation_context
 from agents.notes import add_note, notes_of
-from channels import web_origin
+from channels import door, web_origin
 from evidence.links import TICKET_NUMBER
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,13 @@ class AgentConsoleInput(InputChannel):
 
         @console.middleware("request")
         async def require_session(request: Request) -> Optional[HTTPResponse]:
-            if request.method == "OPTIONS" or request.path.endswith("/agent_console/login"):
+            if request.method == "OPTIONS":
+                return None
+            is_login = request.path.endswith("/agent_console/login")
+            wait = door.door().console_wait(door.client_address(request), is_login)
+            if wait:  # before any database query or password check (channels/door.py)
+                return _error(429, f"请求太频繁，请{wait}秒后再试", retry_after=wait)
+            if is_login:
                 return None
             given = _bearer(request)
             if request.path.endswith("/evidence") and request.method == "POST":

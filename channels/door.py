@@ -31,6 +31,8 @@ MAX_CHARS_VARIABLE = "CS_MAX_MESSAGE_CHARS"
 MAX_BODY_VARIABLE = "CS_MAX_BODY_BYTES"
 SENDER_RATE_VARIABLE, SENDER_BURST_VARIABLE = "CS_SENDER_MESSAGES_PER_MINUTE", "CS_SENDER_BURST"
 ADDRESS_RATE_VARIABLE, ADDRESS_BURST_VARIABLE = "CS_ADDRESS_MESSAGES_PER_MINUTE", "CS_ADDRESS_BURST"
+CONSOLE_RATE_VARIABLE, CONSOLE_BURST_VARIABLE = "CS_CONSOLE_REQUESTS_PER_MINUTE", "CS_CONSOLE_BURST"
+LOGIN_RATE_VARIABLE, LOGIN_BURST_VARIABLE = "CS_LOGINS_PER_MINUTE", "CS_LOGIN_BURST"
 
 DEFAULT_MAX_CHARS = 1000  # README, "Limits at the door": what a message of this length costs
 DEFAULT_MAX_BODY = 64 * 1024
@@ -38,6 +40,10 @@ DEFAULT_MAX_BODY = 64 * 1024
 DEFAULT_SENDER_RATE, DEFAULT_SENDER_BURST = 30, 20
 # Many people can share one address (an office, a mobile carrier's NAT).
 DEFAULT_ADDRESS_RATE, DEFAULT_ADDRESS_BURST = 600, 120
+# The agent console's API, per address: a console re-reads its conversation at each live event; log-in
+# attempts are few (the per-name lock-out stops guessing one name; this, guessing many from one place).
+DEFAULT_CONSOLE_RATE, DEFAULT_CONSOLE_BURST = 1200, 300
+DEFAULT_LOGIN_RATE, DEFAULT_LOGIN_BURST = 20, 10
 MAX_KEYS = 100_000  # buckets remembered per limit; the least recently used are forgotten
 
 TOO_LONG_RESPONSE = "utter_message_too_long"
@@ -103,6 +109,19 @@ class Door:
             _setting(ADDRESS_RATE_VARIABLE, DEFAULT_ADDRESS_RATE),
             _setting(ADDRESS_BURST_VARIABLE, DEFAULT_ADDRESS_BURST),
         )
+        self.console = TokenBuckets(
+            _setting(CONSOLE_RATE_VARIABLE, DEFAULT_CONSOLE_RATE),
+            _setting(CONSOLE_BURST_VARIABLE, DEFAULT_CONSOLE_BURST),
+        )
+        self.logins = TokenBuckets(
+            _setting(LOGIN_RATE_VARIABLE, DEFAULT_LOGIN_RATE),
+            _setting(LOGIN_BURST_VARIABLE, DEFAULT_LOGIN_BURST),
+        )
+
+    def console_wait(self, address: str, login: bool) -> int:
+        """0 when a console request from `address` may go on, else the whole seconds to wait."""
+        wait = max(self.console.take(address), self.logins.take(address) if login else 0.0)
+        return max(1, int(wait + 0.999)) if wait > 0 else 0
 
     def check(self, sender: str, address: Optional[str], text: str) -> Optional[Refusal]:
         """None when the message may go on to the bot. The length is checked first: a refused long

@@ -47,7 +47,12 @@ TRACKER_STORE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
 # The servers started here serve the shell, the tests, the simulation and the benchmark, whose load
 # comes from one address and few senders on purpose: no rate limits unless a caller sets them
 # (channels/door.py; `make run` keeps them).
-NO_RATE_LIMITS = {"CS_SENDER_MESSAGES_PER_MINUTE": "0", "CS_ADDRESS_MESSAGES_PER_MINUTE": "0"}
+NO_RATE_LIMITS = {
+    "CS_SENDER_MESSAGES_PER_MINUTE": "0",
+    "CS_ADDRESS_MESSAGES_PER_MINUTE": "0",
+    "CS_CONSOLE_REQUESTS_PER_MINUTE": "0",
+    "CS_LOGINS_PER_MINUTE": "0",
+}
 
 
 def write_endpoints(

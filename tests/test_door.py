@@ -17,7 +17,7 @@ from channels import door
 from tests.bot import RunningBot, joined, new_sender
 
 SIM_NOW = "2026-11-25T10:00:00+08:00"
-SENDER_BURST, ADDRESS_BURST = 5, 30
+SENDER_BURST, ADDRESS_BURST, CONSOLE_BURST, LOGIN_BURST = 5, 30, 15, 3
 ONE_MB = "啊" * 333_000  # 999,000 bytes of UTF-8
 FIFTY_KB_ZH = "我的账号被封了怎么办" * 1700  # 51,000 bytes
 FIFTY_KB_EN = "my account was banned " * 2300
@@ -89,11 +89,31 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
             door.SENDER_BURST_VARIABLE: str(SENDER_BURST),
             door.ADDRESS_RATE_VARIABLE: "6",
             door.ADDRESS_BURST_VARIABLE: str(ADDRESS_BURST),
+            door.CONSOLE_RATE_VARIABLE: "6",
+            door.CONSOLE_BURST_VARIABLE: str(CONSOLE_BURST),
+            door.LOGIN_RATE_VARIABLE: "6",
+            door.LOGIN_BURST_VARIABLE: str(LOGIN_BURST),
         }
     )
     running.start(SIM_NOW)
     yield running
     running.stop()
+
+
+def console(bot: RunningBot, method: str, path: str, source: str, body: Dict = None) -> Tuple[int, Dict]:
+    """One request to the agent console's API from a loopback address of its own."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", bot.rasa_port, timeout=30, source_address=(source, 0)
+    )
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        connection.request(
+            method, f"/webhooks/agent_console{path}", data, {"Content-Type": "application/json"}
+        )
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read() or b"{}")
+    finally:
+        connection.close()
 
 
 def post(bot: RunningBot, sender: str, text: str, source: str = "127.0.0.2") -> Tuple[int, List[Dict], float]:
@@ -174,6 +194,19 @@ def test_a_flooding_address_is_slowed_down_while_another_address_is_served(bot: 
     assert answers.count(429) >= 4 and answers[:ADDRESS_BURST].count(200) == ADDRESS_BURST
     status, _, _ = post(bot, new_sender(), "客服电话多少", source="127.0.0.7")
     assert status == 200
+
+
+def test_log_ins_and_console_requests_from_one_address_are_slowed_down(bot: RunningBot) -> None:
+    guesses = [
+        console(bot, "POST", "/login", "127.0.0.8", {"username": f"name{n}", "password": "guess"})
+        for n in range(LOGIN_BURST + 2)
+    ]
+    assert [status for status, _ in guesses[:LOGIN_BURST]] == [401] * LOGIN_BURST  # checked, refused
+    status, answer = guesses[-1]
+    assert status == 429 and "请求太频繁" in answer["error"] and answer["retry_after"] >= 1
+    flood = [console(bot, "GET", "/me", "127.0.0.9")[0] for _ in range(CONSOLE_BURST + 3)]
+    assert flood[:CONSOLE_BURST] == [401] * CONSOLE_BURST and flood[-1] == 429
+    assert console(bot, "GET", "/me", "127.0.0.10")[0] == 401  # another address: served (and refused)
 
 
 def test_the_widget_gets_the_same_refusals(bot: RunningBot) -> None:
