@@ -384,6 +384,11 @@ function handleEvent(block) {
       notice();
     }
   }
+  if (event.kind === "left") {
+    // The user stopped waiting (said so, or went silent): gone from the queue, said where it is open.
+    const at = new Date().toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit" });
+    if (event.conversation_id === selected) show(`该用户已于 ${at} 离开排队`);
+  }
   refreshQueue().catch(report);
   refreshColleagues().catch(report);
   if (me?.role === "supervisor" && !$("audit-pane").hidden) refreshAudit().catch(report);
