@@ -159,6 +159,14 @@ def test_the_live_stream_tells_of_a_queued_conversation_and_what_the_user_adds(b
     assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "queued", "agent": None}
     bot.say(sender, "提示说我违反了社区规定")  # still waiting: the consoles hear it
     assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "message", "agent": None}
+    listed = requests.get(f"{bot.console_url}/queue", headers=headers, timeout=30).json()
+    assert sender in json.dumps(listed)
+    assert "取消排队" in joined(bot.say(sender, "不想等了，取消排队吧"))  # the user leaves the queue
+    assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "message", "agent": None}
+    assert next_event_about(lines, sender) == {"conversation_id": sender, "kind": "left", "agent": None}
+    listed = requests.get(f"{bot.console_url}/queue", headers=headers, timeout=30).json()
+    assert sender not in json.dumps(listed)  # gone from every console's queue
+    assert post(bot, headers, sender, "take").status_code == 404  # nobody takes who left
     stream.close()
 
 
