@@ -23,7 +23,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import admission, door
+from channels import admission, door, widget
 from components.language_detector import ENGLISH, detect_language
 from tuning import action_call_events, action_client, action_result_validation
 
@@ -254,11 +254,12 @@ def share_rooms_through_redis(sio: socketio.AsyncServer, redis_url: str) -> None
 
 
 class ReliableSocketIOInput(SocketIOInput):
-    """Rasa's socketio channel (used by the web widget) with always a reply, clickable addresses, and
-    the widgets' rooms shared between Rasa servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
+    """Rasa's socketio channel (used by the web widget) with always a reply, clickable addresses, the end
+    of each reply signalled to the page (channels/widget.py), and the widgets' rooms shared between Rasa
+    servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        blueprint = super().blueprint(always_reply(with_links(on_new_message)))
+        blueprint = super().blueprint(widget.for_the_page(always_reply(with_links(on_new_message))))
         blueprint.listener("after_server_stop")(action_client.close_sessions)
         redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
         if self.sio is not None:
@@ -287,6 +288,7 @@ class ReliableSocketIOInput(SocketIOInput):
                 await handle_message(sid, data)
             else:
                 await sio.emit(self.bot_message_evt, {"text": refusal_text(refusal, text)}, room=sid)
+                await sio.emit(widget.TURN_END_EVENT, {}, room=sid)  # the whole reply
 
         handlers[self.user_message_evt] = guarded
 
