@@ -72,14 +72,14 @@ new MutationObserver(() => {
 """
 
 
-def start_servers(workdir: Path) -> List:
+def start_servers(workdir: Path, model: Path) -> List:
     action_port, rasa_port, web_port = free_port(), free_port(), free_port()
     env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{workdir / 'service.db'}"}
     endpoints = write_endpoints(workdir / "endpoints.yml", action_port, workdir / "tracker.db")
     servers = []
     try:
         servers.append(action_server(action_port, workdir / "actions.log", env).start())
-        servers.append(rasa_server(MODEL, rasa_port, endpoints, workdir / "rasa.log", env).start())
+        servers.append(rasa_server(model, rasa_port, endpoints, workdir / "rasa.log", env).start())
         web_env = {**env, "CS_EVIDENCE_DIR": str(workdir / "evidence")}
         servers.append(web_server(web_port, rasa_port, workdir / "web.log", web_env).start(60))
     except Exception:
@@ -160,13 +160,13 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, load {load:.1f} at the start"
 
 
-def measure_widget(rounds: int = 3) -> Dict:
+def measure_widget(rounds: int = 3, model: Path = MODEL) -> Dict:
     """The figures of both variants (medians over `rounds` conversations) and whether the targets hold."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="widget-latency-") as tmp:
         note = machine()
-        *servers, url = start_servers(Path(tmp))
+        *servers, url = start_servers(Path(tmp), model)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
