@@ -648,15 +648,18 @@ def test_keyboard_only_to_a_transfer(browser, bot: RunningBot) -> None:
 
 
 def test_replies_stay_under_their_question_when_the_user_types_quickly(browser, bot: RunningBot) -> None:
-    page = open_widget(browser, bot)
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(bot.web_url + "/")
+    page.get_by_role("button", name="作品被限流了怎么办").click()  # the page's example: opens the chat
     asked = [
+        ("作品被限流了怎么办", "紧急求助"),
         ("客服电话多少", "400-992-2556"),
         ("客服邮箱是多少", "feedback@douyin.com"),
         ("人工客服几点下班", "9:00-21:00"),
     ]
-    for question, _ in asked:
+    for question, _ in asked[1:]:
         say(page, question)  # without waiting for any reply
     expect(chat(page)).to_contain_text("9:00-21:00", timeout=20_000)
     shown = chat(page).inner_text()
-    order = [shown.index(piece) for pair in asked for piece in pair]
+    order = [shown.index("您好，我是抖音智能客服")] + [shown.index(piece) for pair in asked for piece in pair]
     assert order == sorted(order), shown

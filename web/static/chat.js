@@ -13,6 +13,7 @@
 
   const MODE_KEY = "cs-chat-mode";
   const REPLY_WAIT_MS = 8000; // a held message goes anyway if the end of a reply never comes
+  const SHOW_WAIT_MS = 1000; // ... or if the reply's last bubble is not drawn
   const ANNOUNCED_KEPT = 6; // messages kept in the live region
   const Recognition = window.SpeechRecognition || window.webkitSpeechRecognition;
   const speech = "speechSynthesis" in window ? window.speechSynthesis : null;
@@ -100,6 +101,7 @@
   function onBotMessage(message) {
     const text = plain((message && message.text) || "");
     if (!text) return;
+    unshown += 1;
     const lang = languageOf(text);
     conversationLanguage = lang;
     announce(text, lang);
@@ -109,9 +111,16 @@
   // --- replies in order ------------------------------------------------------------------------------
 
   let awaiting = 0; // messages sent whose reply has not ended yet
+  let unshown = 0; // bot messages received that the widget has not drawn yet (it draws one at a time)
+  let shownCount = 0;
   let waitTimer = null;
+  let showTimer = null;
   let releasing = false;
   const held = []; // {text} typed, or {reply} clicked, while a reply was still arriving
+
+  function busy() {
+    return awaiting > 0 || unshown > 0 || held.length > 0;
+  }
 
   function expectReply() {
     awaiting += 1;
@@ -123,16 +132,29 @@
     awaiting = all ? 0 : Math.max(0, awaiting - 1);
     if (awaiting > 0) return;
     clearTimeout(waitTimer);
-    const next = held.shift();
-    if (next) setTimeout(() => release(next), 0);
+    clearTimeout(showTimer);
+    showTimer = setTimeout(() => {
+      unshown = 0; // a message the widget does not draw as a bubble: do not wait for it
+      releaseNext();
+    }, SHOW_WAIT_MS);
+    releaseNext();
   }
 
-  function release(next) {
+  function countShown() {
+    const count = document.querySelectorAll(".rw-response").length;
+    if (count > shownCount) unshown = Math.max(0, unshown - (count - shownCount));
+    shownCount = count;
+  }
+
+  // The next held message goes once the reply before it has ended and is all on screen.
+  function releaseNext() {
+    if (awaiting > 0 || unshown > 0 || held.length === 0) return;
+    const next = held.shift();
     releasing = true;
     try {
       if (next.reply) {
         if (next.reply.isConnected) next.reply.click();
-        else replyEnded(false); // the choice is gone: go on with the rest
+        else releaseNext(); // the choice is gone: go on with the rest
       } else if (!submitText(next.text)) {
         held.unshift(next);
       }
@@ -186,7 +208,7 @@
       if (releasing || !(form instanceof HTMLFormElement) || !form.classList.contains("rw-sender")) return;
       const input = form.elements.message;
       const text = input.value.trim();
-      if (!text || awaiting === 0) return;
+      if (!text || !busy()) return;
       event.preventDefault();
       event.stopImmediatePropagation();
       held.push({ text });
@@ -199,7 +221,7 @@
     "click",
     (event) => {
       const reply = event.target instanceof Element && event.target.closest("div.rw-reply");
-      if (!reply || releasing || awaiting === 0) return;
+      if (!reply || releasing || !busy()) return;
       event.preventDefault();
       event.stopImmediatePropagation();
       held.push({ reply });
@@ -289,6 +311,8 @@
       }
     }
     trimButtons();
+    countShown();
+    releaseNext();
   }
 
   // --- voice input -----------------------------------------------------------------------------------
@@ -385,18 +409,21 @@
     null
   );
 
-  // The page's example questions: sent through the widget's form, shown as the user's own message.
-  function whenFormReady(then, tries = 100) {
-    if (document.querySelector("form.rw-sender")) then();
-    else if (tries > 0) setTimeout(whenFormReady, 50, then, tries - 1);
+  // The page's example questions: sent through the widget's form, shown as the user's own message, after
+  // the greeting of a new conversation (the widget sends its first message when it opens).
+  function whenStarted(then, tries = 60) {
+    const form = document.querySelector("form.rw-sender");
+    const started = awaiting > 0 || document.querySelector(".rw-response");
+    if (form && (started || tries <= 0)) then();
+    else if (tries > -100) setTimeout(whenStarted, 50, then, tries - 1);
   }
 
   document.querySelectorAll(".starters button").forEach((button) => {
     button.addEventListener("click", () => {
-      WebChat.open();
-      whenFormReady(() => {
-        if (awaiting > 0) held.push({ text: button.dataset.text });
-        else submitText(button.dataset.text);
+      if (!document.querySelector(".rw-conversation-container")) document.querySelector(".rw-launcher")?.click();
+      whenStarted(() => {
+        held.push({ text: button.dataset.text });
+        releaseNext();
       });
     });
   });
