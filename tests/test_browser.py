@@ -529,6 +529,12 @@ def test_every_page_meets_wcag_2_1_aa(browser, bot: RunningBot, tmp_path: Path) 
     agent.locator("#take").click()
     expect(agent.locator("#owner")).to_contain_text("您正在处理", timeout=10_000)
     found["agent console, a conversation open"] = axe_violations(agent)
+    user.locator(".rw-launcher").click()  # the user closes the chat; the agent's reply waits on the launcher
+    agent.locator("#reply-text").fill("您好，请问是哪个账号？")
+    agent.locator("#send").click()
+    launcher = user.locator(".rw-launcher")
+    expect(launcher).to_have_attribute("aria-label", "打开在线客服，1 条新消息", timeout=10_000)
+    found["chat page, closed, with a new message"] = axe_violations(user)
 
     out = tmp_path / "report.html"
     tracker = f"sqlite:///{bot.workdir / 'tracker.db'}"

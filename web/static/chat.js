@@ -276,8 +276,10 @@
     const launcher = document.querySelector(".rw-launcher");
     const open = Boolean(document.querySelector(".rw-conversation-container"));
     if (launcher) {
+      const unread = launcher.querySelector(".rw-unread-count-pastille");
+      const count = unread ? unread.textContent.trim() : "";
       setAttributes(launcher, {
-        "aria-label": open ? "关闭在线客服窗口" : "打开在线客服",
+        "aria-label": open ? "关闭在线客服窗口" : count ? `打开在线客服，${count} 条新消息` : "打开在线客服",
         "aria-expanded": String(open),
       });
     }
@@ -397,7 +399,8 @@
       params: { storage: "local" }, // the conversation survives a page reload
       embedded: false,
       showFullScreenButton: false,
-      displayUnreadCount: false,
+      displayUnreadCount: true, // on the launcher while the chat is closed (its name says it too)
+      disableTooltips: true, // the widget draws them inside the launcher button, with a button inside
       customMessageDelay: () => 0, // the answer appears as soon as it exists
       onSocketEvent: {
         connect: watchSocket,
