@@ -102,6 +102,8 @@
     const text = plain((message && message.text) || "");
     if (!text) return;
     unshown += 1;
+    clearTimeout(showTimer);
+    showTimer = setTimeout(notDrawn, SHOW_WAIT_MS);
     const lang = languageOf(text);
     conversationLanguage = lang;
     announce(text, lang);
@@ -132,16 +134,17 @@
     awaiting = all ? 0 : Math.max(0, awaiting - 1);
     if (awaiting > 0) return;
     clearTimeout(waitTimer);
-    clearTimeout(showTimer);
-    showTimer = setTimeout(() => {
-      unshown = 0; // a message the widget does not draw as a bubble: do not wait for it
-      releaseNext();
-    }, SHOW_WAIT_MS);
+    releaseNext();
+  }
+
+  function notDrawn() {
+    unshown = 0; // a message the widget did not draw as a bubble: wait for it no longer
     releaseNext();
   }
 
   function countShown() {
-    const count = document.querySelectorAll(".rw-response").length;
+    const bubbles = document.querySelectorAll(".rw-response");
+    const count = Array.from(bubbles).filter((bubble) => !bubble.closest(".rw-typing-indication")).length;
     if (count > shownCount) unshown = Math.max(0, unshown - (count - shownCount));
     shownCount = count;
   }
@@ -412,18 +415,23 @@
     null
   );
 
-  // The page's example questions: sent through the widget's form, shown as the user's own message, after
-  // the greeting of a new conversation (the widget sends its first message when it opens).
-  function whenStarted(then, tries = 60) {
+  // The page's example questions: they open the chat (its launcher appears once the widget is connected)
+  // and are sent through its form, shown as the user's own message, after the greeting of a new
+  // conversation (the widget sends its first message when it opens).
+  function whenStarted(then, tries = 200, opened = false) {
     const form = document.querySelector("form.rw-sender");
+    const launcher = document.querySelector(".rw-launcher");
+    if (!form && !opened && launcher && !document.querySelector(".rw-conversation-container")) {
+      launcher.click();
+      opened = true;
+    }
     const started = awaiting > 0 || document.querySelector(".rw-response");
-    if (form && (started || tries <= 0)) then();
-    else if (tries > -100) setTimeout(whenStarted, 50, then, tries - 1);
+    if (form && (started || tries <= 140)) then();
+    else if (tries > 0) setTimeout(whenStarted, 50, then, tries - 1, opened);
   }
 
   document.querySelectorAll(".starters button").forEach((button) => {
     button.addEventListener("click", () => {
-      if (!document.querySelector(".rw-conversation-container")) document.querySelector(".rw-launcher")?.click();
       whenStarted(() => {
         held.push({ text: button.dataset.text });
         releaseNext();
