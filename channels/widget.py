@@ -3,7 +3,8 @@
 - **The end of a reply.** Rasa sends a reply as several messages and says nothing when the last one has
   gone. After the bot has handled a user's message (answered it, or stayed silent because a human agent
   has the conversation) the channel emits `bot_turn_end` to the conversation's room, so the page shows
-  the user's next message only below the whole reply to the previous one.
+  the user's next message only below the whole reply to the previous one. A message refused at the
+  door (channels/reliable.py) gets it after its refusal.
 - **The page's mode.** The widget sends its `customData` with every message (credentials.yml reads it
   as the message's metadata); only the page's mode (`{"mode": "elder"}` for 长辈模式) is kept, so the
   tracker records which messages were written in the elder mode and nothing else a page might send.
