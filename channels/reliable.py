@@ -23,7 +23,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import admission, door
+from channels import admission, door, widget
 from components.language_detector import ENGLISH, detect_language
 from tuning import action_call_events, action_client, action_result_validation
 
@@ -71,15 +71,24 @@ class CountingOutputChannel(ForwardingOutputChannel):
         await self.inner.send_response(recipient_id, message)
 
 
-# Mail and web addresses in the bot's text (the article's channels), for the widget's markdown.
-ADDRESS = re.compile(r"(?<![\w@./-])(www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+# Mail and web addresses and phone numbers in the bot's text (the article's channels), for the widget's
+# markdown. Phone numbers: 400-992-2556, 1010-9008, 028-6583-5566, +86-28-8435-5566 (never a date, a time
+# range or a ticket number: a group of at least three digits, nothing glued before or after).
+ADDRESS = re.compile(
+    r"(?<![\w@./-])(www\.[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)"
+    r"|(?<![\w+:./-])(\+\d{1,3}(?:-\d{2,4}){2,4}|\d{3,4}(?:-\d{3,4}){1,2})(?![\w-])"
+)
+DIALLED_WITH_PLUS = ("852-", "853-")  # Hong Kong and Macao numbers, written without their "+"
 
 
 def markdown_links(text: str) -> str:
-    """`feedback@douyin.com` -> `[feedback@douyin.com](mailto:…)`, `www.x.com` -> `[www.x.com](https://…)`."""
+    """`feedback@douyin.com` -> `[feedback@douyin.com](mailto:…)`, `www.x.com` -> `[www.x.com](https://…)`,
+    `400-992-2556` -> `[400-992-2556](tel:400-992-2556)` (tap to call; `852-…` is called as `+852-…`)."""
 
     def link(match: re.Match) -> str:
-        address = match.group(1)
+        address, phone = match.group(1), match.group(2)
+        if phone:
+            return f"[{phone}](tel:{'+' if phone.startswith(DIALLED_WITH_PLUS) else ''}{phone})"
         return f"[{address}]({'mailto:' if '@' in address else 'https://'}{address})"
 
     return ADDRESS.sub(link, text)
@@ -267,11 +276,12 @@ def share_rooms_through_redis(sio: socketio.AsyncServer, redis_url: str) -> None
 
 
 class ReliableSocketIOInput(SocketIOInput):
-    """Rasa's socketio channel (used by the web widget) with always a reply, clickable addresses, and
-    the widgets' rooms shared between Rasa servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
+    """Rasa's socketio channel (used by the web widget) with always a reply, clickable addresses, the end
+    of each reply signalled to the page (channels/widget.py), and the widgets' rooms shared between Rasa
+    servers through Redis when CS_SOCKETIO_REDIS_URL is set."""
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        blueprint = super().blueprint(always_reply(with_links(on_new_message)))
+        blueprint = super().blueprint(widget.for_the_page(always_reply(with_links(on_new_message))))
         blueprint.listener("after_server_stop")(action_client.close_sessions)
         redis_url = os.environ.get(SOCKETIO_REDIS_VARIABLE)
         if self.sio is not None:
@@ -300,6 +310,7 @@ class ReliableSocketIOInput(SocketIOInput):
                 await handle_message(sid, data)
             else:
                 await sio.emit(self.bot_message_evt, {"text": refusal_text(refusal, text)}, room=sid)
+                await sio.emit(widget.TURN_END_EVENT, {}, room=sid)  # the whole reply
 
         handlers[self.user_message_evt] = guarded
 

@@ -7,8 +7,9 @@ conversation (one sender, 200 messages one at a time: does a reply slow down as 
 grows?). Ours keeps conversations in the project's tracker store (endpoints.yml), the baseline in
 Rasa's own SQL store, both in a SQLite file. Prints a table with the ratios ours/baseline and writes
 results/bench.json. Then the production profile (bench/production.py: PostgreSQL, Redis lock store,
-one and two Rasa servers), when PostgreSQL and Redis are installed. Figures depend on the machine:
-compare the two columns of one run, not runs on different machines.
+one and two Rasa servers), when PostgreSQL and Redis are installed. Last, the web chat in Chromium
+(bench/widget_latency.py: Enter to the fact on screen, beside the widget's default delays). Figures
+depend on the machine: compare the two columns of one run, not runs on different machines.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.production import measure_production  # noqa: E402
+from bench.widget_latency import CHROMIUM, measure_widget, print_widget  # noqa: E402
 from scripts.servers import (  # noqa: E402
     QUIET_ENV,
     RASA,
@@ -268,10 +270,17 @@ def main() -> int:
         )
     except RuntimeError as missing:  # no PostgreSQL or Redis on this machine
         print(f"production profile skipped: {missing}")
+    if Path(CHROMIUM).exists():
+        print("[web chat] Enter to the fact on screen, in Chromium …", flush=True)
+        results["widget"] = measure_widget(model=OUT / "ours.tar.gz")
+    else:
+        print(f"web chat skipped: no Chromium at {CHROMIUM}")
     (ROOT / "results" / "bench.json").write_text(json.dumps(results, indent=2))
     print_table(results)
     if "production" in results:
         print_production(results["production"])
+    if "widget" in results:
+        print_widget(results["widget"])
     return 0
 
 

@@ -488,3 +488,259 @@ def test_an_id_with_spaces_and_chinese_is_taken_and_answered_and_only_web_links_
     expect(chat(user)).to_contain_text("请为人工客服小抖本次的服务打分", timeout=15_000)
     for page in (user, agent, supervisor):
         page.context.close()  # their live streams end now, not when the server stops
+
+
+# --- A chat everyone can use: WCAG 2.1 AA, 长辈模式, voice input, the keyboard, replies in order -------
+
+AXE = ROOT / "web" / "vendor" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+SPEECH_SPY = """
+window.__spoken = [];
+if (window.speechSynthesis) {
+  window.speechSynthesis.speak = (said) => window.__spoken.push({ text: said.text, lang: said.lang });
+}
+"""
+FAKE_RECOGNITION = """
+window.__recognitions = [];
+class FakeRecognition {
+  constructor() { window.__recognitions.push(this); }
+  start() {
+    setTimeout(() => {
+      this.onresult({ results: [[{ transcript: "客服电话多少", confidence: 0.92 }]] });
+      this.onend();
+    }, 50);
+  }
+  stop() { this.onend(); }
+}
+window.SpeechRecognition = FakeRecognition;
+window.webkitSpeechRecognition = FakeRecognition;
+"""
+NO_RECOGNITION = "delete window.SpeechRecognition; delete window.webkitSpeechRecognition;"
+
+
+def axe_violations(page) -> list:
+    """axe-core's WCAG 2.1 A and AA rules on the page as it is now."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA)[
+        "violations"
+    ]
+
+
+def described(violations: list) -> str:
+    return "\n".join(
+        f"  {v['impact']} {v['id']}: {v['help']}\n"
+        + "\n".join(f"    {node['target']}: {node['failureSummary']}" for node in v["nodes"][:5])
+        for v in violations
+    )
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two computed colours ("rgb(r, g, b)")."""
+
+    def luminance(color: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", color)[:3]]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def visible_choices(page) -> list:
+    """The titles of the buttons shown under each of the bot's replies (a group of its messages)."""
+    return page.locator(".rw-group-message.rw-from-response").evaluate_all(
+        "groups => groups.map(g => [...g.querySelectorAll('.rw-reply')]"
+        ".filter(b => b.offsetParent !== null).map(b => b.textContent))"
+    )
+
+
+def tab_to(page, is_target: str, key: str = "Tab", presses: int = 40) -> None:
+    """Presses `key` until the focused element satisfies `is_target` (a JS predicate of the element)."""
+    for _ in range(presses):
+        if page.evaluate(f"() => {{ const el = document.activeElement; return !!(el && ({is_target})); }}"):
+            return
+        page.keyboard.press(key)
+    raise AssertionError(f"{key} never reached {is_target}")
+
+
+def test_every_page_meets_wcag_2_1_aa(browser, bot: RunningBot, tmp_path: Path) -> None:
+    if not AXE.exists():
+        pytest.skip("axe-core is missing from web/vendor/node_modules (make install)")
+    from scripts import report
+
+    # axe is injected as an inline script, which the pages' Content-Security-Policy would refuse.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    context.route(lambda url: not url.startswith(("http://localhost", "file:")), lambda route: route.abort())
+    found = {}
+    user = context.new_page()
+    user.goto(bot.web_url + "/")
+    user.locator(".rw-launcher").click()
+    expect(chat(user)).to_contain_text("模拟器", timeout=20_000)
+    say(user, "账号被封了，我要申诉")
+    expect(chat(user)).to_contain_text("以上回答解决您的问题了吗", timeout=15_000)
+    found["chat page, the widget open with a reply"] = axe_violations(user)
+    upload = context.new_page()
+    upload.goto(user.locator("a.rw-reply", has_text="上传证据").get_attribute("href"))
+    expect(upload.locator("#case")).to_contain_text("工单 DY", timeout=10_000)
+    found["evidence upload page"] = axe_violations(upload)
+    say(user, "转人工")
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+    user.goto(bot.web_url + "/?mode=elder")
+    user.locator(".rw-launcher").wait_for()
+    if not user.locator(".rw-messages-container").is_visible():
+        user.locator(".rw-launcher").click()
+    expect(chat(user)).to_contain_text("排在第", timeout=15_000)
+    found["chat page in 长辈模式"] = axe_violations(user)
+
+    agent = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
+    agent.goto(bot.web_url + "/agent")
+    expect(agent.locator("#login")).to_be_visible()
+    found["agent log-in"] = axe_violations(agent)
+    agent.locator("#username").fill("xiaodou")
+    agent.locator("#password").fill(AGENT_PASSWORD)
+    agent.locator("#login button").click()
+    agent.locator(".queue-item").filter(has_text="我要申诉").last.click()
+    expect(agent.locator("#transcript")).to_contain_text("转人工", timeout=10_000)
+    agent.locator("#take").click()
+    expect(agent.locator("#owner")).to_contain_text("您正在处理", timeout=10_000)
+    found["agent console, a conversation open"] = axe_violations(agent)
+    user.locator(".rw-launcher").click()  # the user closes the chat; the agent's reply waits on the launcher
+    agent.locator("#reply-text").fill("您好，请问是哪个账号？")
+    agent.locator("#send").click()
+    launcher = user.locator(".rw-launcher")
+    expect(launcher).to_have_attribute("aria-label", "打开在线客服，1 条新消息", timeout=10_000)
+    found["chat page, closed, with a new message"] = axe_violations(user)
+
+    out = tmp_path / "report.html"
+    tracker = f"sqlite:///{bot.workdir / 'tracker.db'}"
+    assert report.main(["--tracker-db", tracker, "--service-db", bot.database_url, "--out", str(out)]) == 0
+    page = context.new_page()
+    page.goto(out.as_uri())
+    found["report"] = axe_violations(page)
+    failing = {name: violations for name, violations in found.items() if violations}
+    assert not failing, "\n".join(f"{name}:\n{described(v)}" for name, v in failing.items())
+
+
+def test_elder_mode_large_type_two_choices_calls_and_reads_aloud(browser, bot: RunningBot) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(SPEECH_SPY)
+    user = context.new_page()
+    user.goto(bot.web_url + "/?mode=elder")
+    expect(user.locator("html")).to_have_class(re.compile(r"\belder\b"))
+    user.locator(".rw-launcher").click()
+    expect(chat(user)).to_contain_text("模拟器", timeout=20_000)
+    expect(user.get_by_role("button", name="长辈模式").first).to_have_attribute("aria-pressed", "true")
+    say(user, "客服电话多少")
+    expect(chat(user)).to_contain_text("以上回答解决您的问题了吗", timeout=15_000)
+
+    call = user.locator('.rw-response a[href="tel:400-992-2556"]')
+    expect(call).to_be_visible()  # tap to call
+    bubble = user.locator(".rw-response", has=user.locator('a[href="tel:400-992-2556"]'))
+    text_size, color, background = bubble.evaluate(
+        "b => [parseFloat(getComputedStyle(b.querySelector('p')).fontSize),"
+        " getComputedStyle(b).color, getComputedStyle(b).backgroundColor]"
+    )
+    assert text_size >= 20 and contrast(color, background) >= 7, (text_size, color, background)
+    choices = visible_choices(user)
+    assert all(len(shown) <= 2 for shown in choices), choices
+    assert choices[-1] == ["已解决", "转人工"]  # the reply's first choice and its way to a person
+    for button in user.locator(".rw-reply").all():
+        if button.is_visible():
+            box = button.bounding_box()
+            assert box["height"] >= 44 and box["width"] >= 44, box  # big touch targets
+    spoken = user.evaluate("window.__spoken")
+    reply = "普通热线（内地）：400-992-2556（8:00-23:00）"  # the bubble's words, without its ☎
+    assert [s for s in spoken if s["text"] == reply and s["lang"] == "zh-CN"], spoken
+    expect(user.locator("#chat-announcer")).to_contain_text("400-992-2556")  # for screen readers too
+    shot(user, "widget_elder_mode")
+    with create_engine(f"sqlite:///{bot.workdir / 'tracker.db'}").connect() as connection:
+        marked = connection.execute(
+            text("SELECT count(*) FROM events WHERE type_name = 'user' AND data LIKE '%\"mode\": \"elder\"%'")
+        ).scalar()
+    assert marked >= 1  # the page told the bot
+
+    # Remembered without ?mode=elder; the switch in the widget's header turns it off.
+    again = context.new_page()
+    again.goto(bot.web_url + "/")
+    expect(again.locator("html")).to_have_class(re.compile(r"\belder\b"))
+    again.locator(".rw-launcher").wait_for()
+    if not again.locator(".rw-messages-container").is_visible():
+        again.locator(".rw-launcher").click()
+    again.locator(".rw-header .elder-switch").click()
+    expect(again.locator("html")).not_to_have_class(re.compile(r"\belder\b"))
+    assert again.evaluate("localStorage.getItem('cs-chat-mode')") == "normal"
+    say(again, "客服邮箱是多少")
+    expect(chat(again)).to_contain_text("feedback@douyin.com", timeout=15_000)
+    expect(again.locator('.rw-response a[href="mailto:feedback@douyin.com"]')).to_be_visible()
+    read = again.evaluate("window.__spoken")
+    assert not [s for s in read if "feedback" in s["text"]]  # read aloud only in 长辈模式
+
+    # An English reply is read in English.
+    english = browser.new_context(viewport={"width": 1280, "height": 900})
+    english.add_init_script(SPEECH_SPY)
+    page = english.new_page()
+    page.goto(bot.web_url + "/?mode=elder")
+    page.locator(".rw-launcher").click()
+    expect(chat(page)).to_contain_text("模拟器", timeout=20_000)
+    say(page, "What is the customer service phone number?")
+    expect(chat(page)).to_contain_text("Hotline", timeout=15_000)
+    spoken = page.evaluate("window.__spoken")
+    assert [s for s in spoken if "400-992-2556" in s["text"] and s["lang"] == "en"], spoken
+
+
+def test_voice_input_fills_the_input_and_is_absent_without_the_api(browser, bot: RunningBot) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(FAKE_RECOGNITION)
+    user = context.new_page()
+    user.goto(bot.web_url + "/")
+    user.locator(".rw-launcher").click()
+    expect(chat(user)).to_contain_text("模拟器", timeout=20_000)
+    user.get_by_role("button", name="语音输入").click()
+    expect(user.locator(".rw-new-message")).to_have_value("客服电话多少")  # to check, correct and send
+    assert user.evaluate("window.__recognitions[0].lang") == "zh-CN"
+    user.locator(".rw-new-message").press("Enter")
+    expect(chat(user)).to_contain_text("400-992-2556", timeout=15_000)
+
+    without = browser.new_context(viewport={"width": 1280, "height": 900})
+    without.add_init_script(NO_RECOGNITION)  # as in Firefox
+    page = without.new_page()
+    page.goto(bot.web_url + "/")
+    page.locator(".rw-launcher").click()
+    expect(chat(page)).to_contain_text("模拟器", timeout=20_000)
+    expect(page.locator(".rw-new-message")).to_be_visible()
+    expect(page.locator(".cs-mic")).to_have_count(0)
+
+
+def test_keyboard_only_to_a_transfer(browser, bot: RunningBot) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(bot.web_url + "/")
+    tab_to(page, "el.matches('.rw-launcher')")
+    expect(page.locator(".rw-launcher")).to_have_attribute("aria-label", "打开在线客服")
+    page.keyboard.press("Enter")
+    expect(chat(page)).to_contain_text("模拟器", timeout=20_000)
+    expect(page.locator(".rw-new-message")).to_be_focused()
+    page.keyboard.type("作品被限流了怎么办")
+    page.keyboard.press("Enter")
+    expect(chat(page)).to_contain_text("以上回答解决您的问题了吗", timeout=15_000)
+    tab_to(page, "el.matches('.rw-reply') && el.textContent === '转人工'", key="Shift+Tab")
+    page.keyboard.press("Enter")
+    expect(chat(page)).to_contain_text("排在第", timeout=15_000)  # the topic is known: queued
+    expect(page.locator(".rw-new-message")).to_be_focused()
+
+
+def test_replies_stay_under_their_question_when_the_user_types_quickly(browser, bot: RunningBot) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(bot.web_url + "/")
+    page.get_by_role("button", name="作品被限流了怎么办").click()  # the page's example: opens the chat
+    asked = [
+        ("作品被限流了怎么办", "紧急求助"),
+        ("客服电话多少", "400-992-2556"),
+        ("客服邮箱是多少", "feedback@douyin.com"),
+        ("人工客服几点下班", "9:00-21:00"),
+    ]
+    for question, _ in asked[1:]:
+        say(page, question)  # without waiting for any reply
+    expect(chat(page)).to_contain_text("9:00-21:00", timeout=20_000)
+    shown = chat(page).inner_text()
+    order = [shown.index("您好，我是抖音智能客服")] + [shown.index(piece) for pair in asked for piece in pair]
+    assert order == sorted(order), shown

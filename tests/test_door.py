@@ -216,6 +216,8 @@ def test_the_widget_gets_the_same_refusals(bot: RunningBot) -> None:
     session_id = new_sender()
     client = socketio.Client()
     client.on("bot_uttered", lambda data: received.append(data.get("text", "")))
+    ends: List[int] = []  # the page shows the next message once the reply has ended (channels/widget.py)
+    client.on("bot_turn_end", lambda data: ends.append(len(received)))
     client.connect(f"http://localhost:{bot.rasa_port}", socketio_path="/socket.io/", wait_timeout=20)
     try:
         client.emit("session_request", {"session_id": session_id})
@@ -223,6 +225,7 @@ def test_the_widget_gets_the_same_refusals(bot: RunningBot) -> None:
         client.emit("user_uttered", {"message": FIVE_THOUSAND_CHARS, "session_id": session_id})
         wait_for(lambda: any("5000 个字" in text and "上限" in text for text in received))
         assert time.perf_counter() - started < 1.0
+        wait_for(lambda: ends == [1])  # the refusal is the whole reply
         client.emit("user_uttered", {"message": "客服电话多少", "session_id": session_id})
         wait_for(lambda: any("400-992-2556" in text for text in received))
         for _ in range(SENDER_BURST + 2):

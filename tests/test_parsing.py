@@ -91,7 +91,27 @@ def test_addresses_become_markdown_links_for_the_widget() -> None:
         markdown_links("官网 www.douyin.com → 紧急求助")
         == "官网 [www.douyin.com](https://www.douyin.com) → 紧急求助"
     )
-    assert markdown_links("热线 400-992-2556") == "热线 400-992-2556"
+    assert markdown_links("热线 400-992-2556（8:00-23:00）") == (
+        "热线 [400-992-2556](tel:400-992-2556)（8:00-23:00）"
+    )
+
+
+def test_phone_numbers_become_tap_to_call_links_and_nothing_else_does() -> None:
+    from channels.reliable import markdown_links
+
+    for number in ("1010-9008", "028-6583-5566", "400-600-0000", "+86-28-8435-5566"):
+        assert markdown_links(f"电话：{number}。") == f"电话：[{number}](tel:{number})。"
+    assert markdown_links("港澳台 852-8192-2556") == "港澳台 [852-8192-2556](tel:+852-8192-2556)"
+    assert markdown_links("+852-8192-2556") == "[+852-8192-2556](tel:+852-8192-2556)"
+    untouched = [
+        "工单 DY20261125-000001",  # a ticket number
+        "2026-11-25 9:00-21:00，高峰 12:00-14:00",  # a date, time ranges
+        "等待5-15分钟，2-3-5原则，评分1-5分",
+        "13800138000",  # digits without dashes are not read as a number to call
+        "UTC+8，www.douyin.com/a-123-456",
+    ]
+    for text in untouched:
+        assert "tel:" not in markdown_links(text), text
 
 
 @pytest.mark.parametrize(

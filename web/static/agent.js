@@ -122,8 +122,10 @@ async function refreshQueue() {
   const list = $("queue");
   list.replaceChildren();
   for (const entry of queue) {
-    const item = document.createElement("div");
+    const item = document.createElement("button"); // a button: chosen with the keyboard as well
+    item.type = "button";
     item.className = "queue-item" + (entry.conversation_id === selected ? " selected" : "");
+    item.setAttribute("aria-current", String(entry.conversation_id === selected));
     if (entry.green_channel) item.classList.add("green");
     if (entry.mine) item.classList.add("mine");
     item.dataset.conversation = entry.conversation_id;
@@ -445,6 +447,10 @@ async function evidenceItem(file) {
     image.alt = file.name;
     if (poster) image.src = poster;
     image.title = "点击查看原图";
+    image.tabIndex = 0; // Enter shows the original, as a click does
+    image.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") image.click();
+    });
     image.addEventListener("click", async () => {
       image.src = await blobUrl(file.file_url);
       image.classList.add("full");
