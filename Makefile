@@ -80,9 +80,10 @@ $(MODEL): config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) components
 	$(BIN)/rasa train --fixed-model-name douyin-cs --out models
 	touch $(MODEL)
 
-test: lint validate pytest test-nlu test-stories
+# The first command on a fresh clone may be `make test` or `make run`: they bring what they need.
+test: venv web system lint validate pytest test-nlu test-stories
 
-lint:
+lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
@@ -90,7 +91,7 @@ format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-validate:
+validate: venv
 	$(BIN)/rasa data validate --fail-on-warnings
 
 # Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
@@ -120,7 +121,7 @@ SERVE = exec $(BIN)/python scripts/serve.py --model $(MODEL) --port $(RASA_PORT)
 	--endpoints $(call agent_quote,$(ENDPOINTS)) \
 	$(if $(filter command line environment,$(origin ACTION_PORT)),--action-port $(ACTION_PORT))
 
-run: $(MODEL)
+run: $(MODEL) web
 	$(SERVE)
 
 shell: $(MODEL)
