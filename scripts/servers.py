@@ -6,6 +6,7 @@ Used by `make run` / `make shell` (scripts/serve.py) and by the tests that talk 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -37,10 +38,29 @@ def bind_address() -> str:
     return os.environ.get(BIND_VARIABLE, "").strip() or LOOPBACK
 
 
+_handed_out: set = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nobody listens on, below the kernel's range for outgoing connections (32768
+    and up), so that no connection takes it before the server binds it. Each pytest-xdist worker draws
+    from its own block, and a process never hands out a port twice: servers started in parallel by the
+    test workers cannot be given the same port."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    block = int(worker[2:]) + 1 if worker.startswith("gw") and worker[2:].isdigit() else 0
+    low = 10000 + 2000 * (block % 11)
+    for _ in range(200):
+        port = random.randrange(low, low + 2000)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port between {low} and {low + 2000}")
 
 
 TRACKER_STORE = "tracker_stores.cached_sql.CachedSQLTrackerStore"
