@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -156,12 +156,20 @@ class ActionQueuePosition(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        events = disclaim_once(dispatcher, tracker)
-        told = tell_place(dispatcher, tracker)
-        if told is not None:
-            return events + told
-        dispatcher.utter_message(response="utter_not_in_queue")
-        return events + [SlotSet("queued_for_human", False)]
+        return for_queued_user(dispatcher, tracker, tell_place)
+
+
+QueueStep = Callable[[CollectingDispatcher, Tracker], Optional[List[EventType]]]
+
+
+def for_queued_user(dispatcher: CollectingDispatcher, tracker: Tracker, step: QueueStep) -> List[EventType]:
+    """Runs `step` for a user in the queue; one who is not in it is told so."""
+    events = disclaim_once(dispatcher, tracker)
+    done = step(dispatcher, tracker)
+    if done is not None:
+        return events + done
+    dispatcher.utter_message(response="utter_not_in_queue")
+    return events + [SlotSet("queued_for_human", False)]
 
 
 def tell_place(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
@@ -213,9 +221,4 @@ class ActionLeaveQueue(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        events = disclaim_once(dispatcher, tracker)
-        left = leave_queue(dispatcher, tracker)
-        if left is not None:
-            return events + left
-        dispatcher.utter_message(response="utter_not_in_queue")
-        return events + [SlotSet("queued_for_human", False)]
+        return for_queued_user(dispatcher, tracker, leave_queue)
