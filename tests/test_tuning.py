@@ -1,4 +1,4 @@
-"""The compiled action-reply validation accepts and refuses exactly what Rasa's own does."""
+"""Each replacement of tuning/ gives Rasa's own result (docs/rasa-internals.md maps them)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 
 from scripts.servers import ROOT, free_port
+from tuning import patching
 from tuning.action_result_validation import validate_action_result
+
+
+@pytest.fixture(autouse=True)
+def _tuning_installs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests compare tuning's code with Rasa's, also in a run with CS_RASA_UNPATCHED=1."""
+    monkeypatch.delenv(patching.UNPATCHED_VARIABLE, raising=False)
+
 
 SPEC = RemoteAction.action_response_format_spec()
 GOOD = [
@@ -396,6 +404,22 @@ def test_the_quick_check_of_action_replies_agrees_with_the_whole_schema() -> Non
     for event in valid_events:
         assert quickly_valid({"events": [event], "responses": [{"text": "x"}]}), event
         assert _validator().is_valid({"events": [event]}), event
+
+
+def test_domain_is_empty_is_rasas() -> None:
+    """tuning/startup.py: the empty domain's contents made once give Rasa's answer."""
+    from rasa.shared.core.domain import Domain
+
+    from tuning import startup
+
+    rasas = patching.ORIGINALS.get("rasa.shared.core.domain:Domain.is_empty")
+    rasas_is_empty = rasas.raw if rasas else Domain.is_empty
+    assert not patching.ours(rasas_is_empty)
+    domains = [Domain.empty(), Domain.from_path(ROOT / "domain.yml"), Domain.from_yaml("version: '3.1'")]
+    domains.append(Domain.from_yaml("version: '3.1'\nintents: [greet]"))
+    for domain in domains:
+        assert startup.domain_is_empty(domain) == rasas_is_empty(domain)
+    assert [startup.domain_is_empty(domain) for domain in domains] == [True, False, True, False]
 
 
 def test_the_intent_classifiers_weights_in_column_order_give_the_same_probabilities() -> None:

@@ -16,6 +16,8 @@ from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
+from tuning import patching
+
 _rasa_call_format = RemoteAction._action_call_format
 
 
@@ -48,4 +50,4 @@ class _StateWithoutEvents:
 
 
 def install() -> None:
-    RemoteAction._action_call_format = action_call_format
+    patching.install("action_call_events", [(RemoteAction, "_action_call_format", action_call_format)])

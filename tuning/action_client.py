@@ -29,6 +29,8 @@ from rasa.shared.core.events import Event
 from rasa.shared.exceptions import FileNotFoundException
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 
+from tuning import patching
+
 IDLE_SECONDS = 2.0
 
 # One session per set of the session's own settings (an endpoint's headers and basic auth).
@@ -118,8 +120,10 @@ def resolve_by_type(type_name: str, default: Optional[Type[Event]] = None) -> Op
 
 
 def install() -> None:
-    EndpointConfig.request = request
-    Event.resolve_by_type = staticmethod(resolve_by_type)
+    patching.install(
+        "action_client",
+        [(EndpointConfig, "request", request), (Event, "resolve_by_type", staticmethod(resolve_by_type))],
+    )
 
 
 async def close_sessions(*_args: Any) -> None:

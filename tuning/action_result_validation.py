@@ -25,6 +25,8 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
 
+from tuning import patching
+
 
 @lru_cache(maxsize=1)
 def _validator() -> Any:
@@ -81,4 +83,11 @@ def validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
 
 
 def install() -> None:
-    RemoteAction._validate_action_result = validate_action_result
+    patching.install(
+        "action_result_validation",
+        [(RemoteAction, "_validate_action_result", validate_action_result)],
+        relies_on=[
+            "rasa.core.actions.action:RemoteAction.action_response_format_spec",
+            "rasa.shared.utils.schemas.events:EVENT_SCHEMA",
+        ],
+    )

@@ -35,6 +35,8 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 
+from tuning import patching
+
 _ORIGINAL = DialogueStateTracker.applied_events
 _ATTRIBUTE = "_applied_events_state"
 
@@ -175,5 +177,15 @@ def get_last_event_for(
 
 
 def install() -> None:
-    DialogueStateTracker.applied_events = applied_events
-    DialogueStateTracker.get_last_event_for = get_last_event_for
+    patching.install(
+        "applied_events",
+        [
+            (DialogueStateTracker, "applied_events", applied_events),
+            (DialogueStateTracker, "get_last_event_for", get_last_event_for),
+        ],
+        relies_on=[  # the walks reproduced, and the one called
+            "rasa.shared.core.trackers:DialogueStateTracker._first_loop_execution_or_unhappy_path",
+            "rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous_loop_execution",
+            "rasa.shared.core.trackers:DialogueStateTracker._undo_till_previous",
+        ],
+    )

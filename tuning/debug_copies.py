@@ -19,6 +19,8 @@ from typing import Any, Dict, List, Optional
 import structlog
 from rasa.core.policies.policy import Policy
 
+from tuning import patching
+
 _RASA_FORMAT_TRACKER_STATES = Policy.format_tracker_states
 
 # Rasa modules whose every `copy.deepcopy` is a debug log line's argument.
@@ -55,15 +57,19 @@ def _format_tracker_states(states: List[Dict[str, Any]]) -> str:
     return _RASA_FORMAT_TRACKER_STATES(states) if debug_lines_written() else ""
 
 
+_replacement = _CopyForDebugLines()
+
+
 def install() -> None:
     import importlib
 
     from rasa.core.policies.rule_policy import RulePolicy
 
-    RulePolicy.format_tracker_states = staticmethod(_format_tracker_states)
-
-    replacement = _CopyForDebugLines()
-    for name in _MODULES:
-        module = importlib.import_module(name)
-        if getattr(module, "copy", None) is copy:
-            module.copy = replacement
+    patching.install(
+        "debug_copies",
+        [
+            (RulePolicy, "format_tracker_states", staticmethod(_format_tracker_states)),
+            # (checked: the lines of each module that use `copy.`, every `deepcopy` a debug line's)
+            *[(importlib.import_module(name), "copy", _replacement) for name in _MODULES],
+        ],
+    )

@@ -20,6 +20,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
 
+from tuning import patching
+
 logger = logging.getLogger("rasa.engine.runner.dask")  # Rasa's debug line, from Rasa's logger
 
 _RASA_RUN = DaskGraphRunner.run
@@ -69,4 +71,12 @@ def run(
 
 
 def install() -> None:
-    DaskGraphRunner.run = run
+    patching.install(
+        "graph_runner",
+        [(DaskGraphRunner, "run", run)],
+        relies_on=[  # the plan made once, and dask's rules for a task's arguments (`_execute`)
+            "rasa.engine.runner.dask:DaskGraphRunner._build_dask_graph",
+            "rasa.engine.runner.dask:DaskGraphRunner._add_inputs_to_graph",
+            "dask.core:_execute_task",
+        ],
+    )

@@ -25,6 +25,8 @@ from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressi
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from tuning import patching
+
 _RASA_LOAD = LogisticRegressionClassifier.load.__func__
 _RASA_CREATE_X = LogisticRegressionClassifier._create_X
 
@@ -70,5 +72,7 @@ def create_x(self: Any, messages: List[Message]) -> sp.csr_matrix:
 
 
 def install() -> None:
-    LogisticRegressionClassifier.load = load
-    LogisticRegressionClassifier._create_X = create_x
+    patching.install(
+        "logistic_regression",
+        [(LogisticRegressionClassifier, "load", load), (LogisticRegressionClassifier, "_create_X", create_x)],
+    )

@@ -39,6 +39,7 @@ from rasa.shared.core.events import ActionExecuted, Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT, TEXT
 
+from tuning import patching, tracker_copy
 from tuning.tracker_copy import replica
 
 _RASA_PAST_STATES = DialogueStateTracker.past_states
@@ -242,5 +243,12 @@ def remove_user_text_if_intent(trackers_as_states: List[List[State]]) -> None:
 
 
 def install() -> None:
-    DialogueStateTracker.past_states = past_states
-    TrackerFeaturizer._remove_user_text_if_intent = staticmethod(remove_user_text_if_intent)
+    patching.install(
+        "past_states",
+        [
+            (DialogueStateTracker, "past_states", past_states),
+            (TrackerFeaturizer, "_remove_user_text_if_intent", staticmethod(remove_user_text_if_intent)),
+        ],
+        # the loop reproduced (`_state`), and the tracker copies it makes (tuning/tracker_copy.py)
+        relies_on=["rasa.shared.core.domain:Domain.states_for_tracker_history", *tracker_copy.RELIES_ON],
+    )

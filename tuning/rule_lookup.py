@@ -20,6 +20,8 @@ from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, R
 from rasa.shared.core.domain import Domain, State
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from tuning import patching
+
 _RASA_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 _RASA_PREDICTION_STATES = RulePolicy._prediction_states
 _ATTRIBUTE = "_rule_lookup_results"
@@ -94,5 +96,14 @@ def prediction_states(
 
 
 def install() -> None:
-    RulePolicy._get_possible_keys = get_possible_keys
-    RulePolicy._prediction_states = prediction_states
+    patching.install(
+        "rule_lookup",
+        [
+            (RulePolicy, "_get_possible_keys", get_possible_keys),
+            (RulePolicy, "_prediction_states", prediction_states),
+        ],
+        relies_on=[  # a rule's length (its reach), and the featurizer's cut to `max_history`
+            "rasa.core.policies.rule_policy:RulePolicy._rule_key_to_state",
+            "rasa.core.featurizers.tracker_featurizers:MaxHistoryTrackerFeaturizer.prediction_states",
+        ],
+    )

@@ -20,9 +20,12 @@ import logging
 import sys
 from typing import Any
 
+from tuning import patching
+
 logger = logging.getLogger(__name__)
 
 _MISSING = object()
+WHICHMODULE = "skops.io._utils:whichmodule"
 
 
 def which_module(obj: Any, name: str) -> str:
@@ -44,9 +47,10 @@ _SKOPS_WHICHMODULE: Any = None
 
 
 def import_skops() -> None:
-    """Imports `skops.io` with `which_module` in place of its `whichmodule` (no-op if imported)."""
+    """Imports `skops.io` with `which_module` in place of its `whichmodule` (no-op if imported; with
+    `CS_RASA_UNPATCHED` set, skops is left to Rasa's own import)."""
     global _SKOPS_WHICHMODULE
-    if "skops.io" in sys.modules:
+    if "skops.io" in sys.modules or patching.switched_off("skops_import", [WHICHMODULE]):
         return
     added = []
     try:
@@ -57,11 +61,18 @@ def import_skops() -> None:
         before = set(sys.modules)
         utils = importlib.import_module("skops.io._utils")
         added += [name for name in sys.modules if name not in before]
-        _SKOPS_WHICHMODULE = utils.whichmodule
-        utils.whichmodule = which_module
+        original = utils.whichmodule
+        if not patching.install("skops_import", [(utils, "whichmodule", which_module)]):
+            raise _NotInstalled  # (the warning is logged) the usual import, below
+        _SKOPS_WHICHMODULE = original
         spec.loader.exec_module(package)
-    except Exception:  # noqa: BLE001 - then skops is imported the usual, slower way
-        logger.warning("skops could not be imported quickly; importing it as usual", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - then skops is imported the usual, slower way
+        if not isinstance(error, _NotInstalled):
+            logger.warning("skops could not be imported quickly; importing it as usual", exc_info=True)
         for name in added:
             sys.modules.pop(name, None)
         importlib.import_module("skops.io")
+
+
+class _NotInstalled(Exception):
+    """`whichmodule` is not the code checked (tuning/patching.py)."""

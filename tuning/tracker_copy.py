@@ -30,6 +30,8 @@ from rasa.shared.core.constants import REQUESTED_SLOT
 from rasa.shared.core.events import ActionExecuted, Event, Restarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from tuning import patching
+
 _RASA_COPY = DialogueStateTracker.copy
 _RASA_TEMPORARY_TRACKER = FormAction._temporary_tracker
 DEFAULT_SENDER_ID = "default"  # rasa.shared.core.constants.DEFAULT_SENDER_ID
@@ -137,6 +139,18 @@ def _domain_slots_with_values(tracker: DialogueStateTracker, domain: Any) -> Opt
     return slots
 
 
+# What a tracker's state is made of, and Rasa's copy that `replica` reproduces.
+RELIES_ON = [
+    "rasa.shared.core.trackers:DialogueStateTracker.__init__",
+    "rasa.shared.core.trackers:DialogueStateTracker.init_copy",
+    "rasa.shared.core.trackers:DialogueStateTracker.travel_back_in_time",
+    "rasa.shared.core.trackers:DialogueStateTracker.copy",
+]
+
+
 def install() -> None:
-    DialogueStateTracker.copy = replica
-    FormAction._temporary_tracker = temporary_tracker
+    patching.install(
+        "tracker_copy",
+        [(DialogueStateTracker, "copy", replica), (FormAction, "_temporary_tracker", temporary_tracker)],
+        relies_on=RELIES_ON,
+    )
