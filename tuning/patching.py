@@ -21,6 +21,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import linecache
 import logging
 import os
 import re
@@ -202,10 +203,13 @@ def install(patch: str, replacements: Sequence[Tuple[Any, str, Any]], relies_on:
     CHECKS[patch] = (*keys, *relies_on)
     if switched_off(patch, keys):
         return False
+    cached = set(linecache.cache)
     problems = [f"{key}: missing" for key in missing]
     problems += [
         f"{key}: {why}" for key in [*keys, *relies_on] if key not in missing for why in [differs(key)] if why
     ]
+    for filename in set(linecache.cache) - cached:  # the sources read for the check (1 MB in all)
+        linecache.cache.pop(filename, None)
     if problems:
         INSTALLED[patch] = False
         if (patch, tuple(problems)) not in _told:
