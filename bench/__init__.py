@@ -1,2 +1,7 @@
-"""Benchmarks beyond `make bench` (scripts/bench.py). A regular package, so that `bench.production`
-is found when scripts/bench.py runs as a script: there `bench` would otherwise be scripts/bench.py."""
+"""Speed benchmarks: `make bench` (laptop.py: config.yml against Rasa's default config, `rasa init`'s
+in baseline_config.yml), the production profile (production.py: PostgreSQL, Redis, two Rasa servers),
+the web chat in Chromium (widget_latency.py), an interleaved A/B of two Rasa servers (ab.py), and the
+load they play and measure (load.py).
+
+scripts/bench.py is only the command `make bench` runs. This is a regular package so that it, not
+scripts/bench.py itself, is the `bench` that script imports."""

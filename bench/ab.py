@@ -44,7 +44,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scripts.bench import EDGE, SIM_NOW, conversations, cpu_seconds, play, rss_mb  # noqa: E402
+from bench.load import EDGE, SIM_NOW, conversations, cpu_seconds, play, rss_mb  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"

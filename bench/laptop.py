@@ -1,4 +1,5 @@
-"""`make bench`: speed, memory and accuracy of config.yml against Rasa's default (`rasa init`) config.
+"""`make bench` (scripts/bench.py): speed, memory and accuracy of config.yml against Rasa's default
+(`rasa init`) config.
 
 For each config: trains a model on the same data (timed), scores the held-out NLU file, starts the real
 Rasa server and action server, and plays synthetic conversations through the REST channel: first one
@@ -17,41 +18,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import statistics
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict
 
-import requests
-import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.production import measure_production  # noqa: E402
-from bench.widget_latency import CHROMIUM, measure_widget, print_widget  # noqa: E402
-from scripts.servers import (  # noqa: E402
-    QUIET_ENV,
-    RASA,
-    ROOT,
-    action_server,
-    free_port,
-    rasa_server,
-    write_endpoints,
-)
+from bench.load import EDGE, SIM_NOW, conversations, cpu_seconds, long_conversation, play, rss_mb
+from bench.production import measure_production
+from bench.widget_latency import CHROMIUM, measure_widget, print_widget
+from scripts.servers import QUIET_ENV, RASA, ROOT, action_server, free_port, rasa_server, write_endpoints
 
 OUT = ROOT / "results" / "bench"
 CONFIGS = {"ours": ROOT / "config.yml", "baseline": ROOT / "bench" / "baseline_config.yml"}
-SIM_NOW = "2026-11-25T10:00:00+08:00"
 # Tracker store of each config: ours as in endpoints.yml, the baseline Rasa's own (and Rasa's default of
 # sending the whole domain in every action call).
 STORES = {"ours": "tracker_stores.cached_sql.CachedSQLTrackerStore", "baseline": "SQL"}
-EDGE = 10  # the long conversation compares the median of its first and last EDGE replies
 
 
 def run_rasa(*args: str, log: Path) -> None:
@@ -76,89 +58,6 @@ def nlu_accuracy(name: str) -> float:
     run_rasa("test", "nlu", "-m", str(OUT / f"{name}.tar.gz"), "--nlu", "tests/nlu_holdout.yml",
              "--out", str(report_dir), log=OUT / f"{name}-nlu.log")  # fmt: skip
     return json.loads((report_dir / "intent_report.json").read_text())["accuracy"]
-
-
-def conversations(count: int, seed: int) -> List[List[str]]:
-    """Synthetic conversations: held-out questions, plus transfers and tickets."""
-    holdout = yaml.safe_load((ROOT / "tests" / "nlu_holdout.yml").read_text("utf-8"))["nlu"]
-    questions = [
-        line[2:].strip() for item in holdout for line in item["examples"].splitlines() if line.strip()
-    ]
-    rng = random.Random(seed)
-    scripts = []
-    for index in range(count):
-        script = [rng.choice(questions), rng.choice(questions)]
-        if index % 3 == 0:
-            script += ["没用", "转人工"]
-        if index % 5 == 0:
-            script += ["/create_ticket", "电话回访", "13800138000"]
-        scripts.append(script)
-    return scripts
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children, from /proc."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for each in pids:
-        for line in Path(f"/proc/{each}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return round(total / 1024, 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def play(url: str, scripts: List[List[str]], clients: int) -> Dict:
-    latencies: List[float] = []
-    lock = threading.Lock()
-
-    def converse(script: List[str]) -> None:
-        session, sender = requests.Session(), f"bench-{uuid.uuid4().hex[:10]}"
-        for text in script:
-            started = time.perf_counter()
-            session.post(url, json={"sender": sender, "message": text}, timeout=60).raise_for_status()
-            with lock:
-                latencies.append((time.perf_counter() - started) * 1000)
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(converse, scripts))
-    elapsed = time.perf_counter() - started
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "messages": len(latencies),
-        "p50_ms": round(cuts[49], 1),
-        "p95_ms": round(cuts[94], 1),
-        "p99_ms": round(cuts[98], 1),
-        "messages_per_second": round(len(latencies) / elapsed, 1),
-    }
-
-
-def long_conversation(url: str, messages: int, seed: int) -> Dict:
-    """One sender, `messages` held-out questions one at a time: the median reply of the first and
-    of the last EDGE messages, and their ratio (1.0: no slower at the end)."""
-    questions = [script[0] for script in conversations(messages, seed)]
-    session, sender = requests.Session(), f"bench-long-{uuid.uuid4().hex[:10]}"
-    latencies = []
-    for text in questions:
-        started = time.perf_counter()
-        session.post(url, json={"sender": sender, "message": text}, timeout=60).raise_for_status()
-        latencies.append((time.perf_counter() - started) * 1000)
-    first, last = statistics.median(latencies[:EDGE]), statistics.median(latencies[-EDGE:])
-    return {
-        "messages": messages,
-        "first_ms": round(first, 1),
-        "last_ms": round(last, 1),
-        "last_over_first": round(last / first, 2),
-    }
 
 
 def serve_and_measure(name: str, single: int, concurrent: int, clients: int, long: int) -> Dict:

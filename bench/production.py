@@ -1,10 +1,10 @@
 """Speed of the production profile: PostgreSQL, Redis, the real action server, one and two Rasa servers.
 
-`make bench` (scripts/bench.py) measures the laptop profile: SQLite, one Rasa server. This starts what
+`make bench` (bench/laptop.py) measures the laptop profile: SQLite, one Rasa server. This starts what
 docs/deployment.md and endpoints.production.yml describe, on loopback: a throwaway PostgreSQL (tracker
 store and service database, CS_DATABASE_URL) and Redis (lock store, socket.io rooms) as the tests start
 them (tests/postgres.py, tests/redis_server.py), the action server, and two Rasa servers run with
-endpoints.production.yml. Then, with scripts/bench.py's own functions:
+endpoints.production.yml. Then, with the load of bench/load.py:
 
 1. one long conversation (one sender, `long_messages` messages one at a time) on one Rasa server: the
    median reply of messages 1-10 and of the last 10, and their ratio (target: at most 1.3);
@@ -40,6 +40,7 @@ import requests
 import yaml
 from sqlalchemy import create_engine, text
 
+from bench.load import SIM_NOW, conversations, long_conversation, play, rss_mb
 from scripts.servers import ROOT, Server, action_server, free_port, rasa_server
 from tests import postgres, redis_server
 
@@ -47,7 +48,7 @@ MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 OUT = ROOT / "results" / "bench" / "production"
 ENDPOINTS = ROOT / "endpoints.production.yml"
 LONG_TARGET = 1.3  # the last replies of the long conversation at most 1.3x the first (as `make bench`)
-SENDERS = "bench-%"  # scripts/bench.py's senders: bench-<hex> and bench-long-<hex>
+SENDERS = "bench-%"  # bench/load.py's senders: bench-<hex> and bench-long-<hex>
 LOAD_FIGURES = ("messages", "p50_ms", "p95_ms", "p99_ms", "messages_per_second")
 LONG_FIGURES = ("messages", "first_ms", "last_ms", "last_over_first")
 
@@ -162,7 +163,7 @@ def fallback_texts() -> Set[str]:
 
 
 class StoreCheck:
-    """Reads the conversations scripts/bench.py's senders left in PostgreSQL; each call looks only at
+    """Reads the conversations bench/load.py's senders left in PostgreSQL; each call looks only at
     the senders the previous calls have not seen."""
 
     def __init__(self, database_url: str) -> None:
@@ -200,7 +201,7 @@ def checked(
     balancer: Balancer,
     store: StoreCheck,
 ) -> Dict[str, Any]:
-    """`measure()`'s figures with the checks of its messages. scripts/bench.py's functions stop at a
+    """`measure()`'s figures with the checks of its messages. bench/load.py's functions stop at a
     failed request; the figures are then None and the counts say what happened."""
     result: Dict[str, Any] = dict.fromkeys(figures)
     failure = None
@@ -235,8 +236,6 @@ def production_env(
     pg: postgres.TempPostgres, redis: redis_server.TempRedis, action_port: int
 ) -> Dict[str, str]:
     """endpoints.production.yml's variables and the service database (tests/test_scale_out.py too)."""
-    from scripts.bench import SIM_NOW
-
     return {
         "CS_SIM_NOW": SIM_NOW,
         "CS_DATABASE_URL": pg.url,
@@ -269,12 +268,9 @@ def measure_production(
 ) -> Dict[str, Any]:
     """Starts the production profile, measures it (see the module's docstring) and stops it again.
 
-    `concurrent` conversations are played, `clients` at a time (scripts/bench.py's --concurrent and
+    `concurrent` conversations are played, `clients` at a time (`make bench`'s --concurrent and
     --clients); the logs are written to `workdir`. Raises RuntimeError where PostgreSQL or Redis is
     missing."""
-    # Imported here, not at the top: scripts/bench.py may import this module from its own top.
-    from scripts.bench import conversations, long_conversation, play, rss_mb
-
     if not (postgres.available() and redis_server.available()):
         raise RuntimeError("the production profile needs PostgreSQL and Redis (make system)")
     started = time.monotonic()

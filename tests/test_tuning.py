@@ -475,7 +475,7 @@ def test_the_model_graph_run_in_order_gives_dasks_results() -> None:
     from rasa.shared.core.events import ActionExecuted, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from scripts.bench import conversations
+    from bench.load import conversations
     from tests.bot import MODEL
     from tuning import graph_runner
 
@@ -520,7 +520,7 @@ def test_the_classifiers_input_row_is_rasas() -> None:
     from rasa.shared.nlu.training_data.features import Features
     from rasa.shared.nlu.training_data.message import Message
 
-    from scripts.bench import conversations
+    from bench.load import conversations
     from tests.bot import MODEL
     from tuning import logistic_regression
 
