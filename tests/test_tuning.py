@@ -693,29 +693,33 @@ def test_deep_copies_only_for_debug_lines_that_are_written() -> None:
 
 
 def test_skops_imported_quickly_lists_the_same_types() -> None:
-    """skops imported with the quicker module search (tuning/skops_import.py) trusts the same types."""
+    """skops imported with the quicker module search (tuning/skops_import.py) trusts the same types; a
+    `whichmodule` that is not the one checked is left in place and skops imported as usual."""
     import json
     import subprocess
     import sys
 
     script = (
-        "import sys, json, scipy.special\n"
-        "if sys.argv[1] == 'quick':\n"
+        "import sys, json, scipy.special, tuning\n"
+        "if sys.argv[1] == 'changed':\n"
+        "    tuning.CHECKED_SOURCES['skops.io._utils:whichmodule'] = '0' * 16\n"
+        "if sys.argv[1] != 'usual':\n"
         "    from tuning import skops_import; skops_import.import_skops()\n"
-        "    assert skops_import._SKOPS_WHICHMODULE is not None\n"
-        "from skops.io import _trusted_types as t, load\n"
+        "    assert (skops_import._SKOPS_WHICHMODULE is None) == (sys.argv[1] == 'changed')\n"
+        "from skops.io import _trusted_types as t, _utils\n"
+        "assert (_utils.whichmodule.__module__ == 'skops.io._utils') == (sys.argv[1] != 'quick')\n"
         "names = [t.SCIPY_UFUNC_TYPE_NAMES, t.NUMPY_UFUNC_TYPE_NAMES, t.SKLEARN_ESTIMATOR_TYPE_NAMES]\n"
         "print(json.dumps(names))\n"
     )
-    lists = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-c", script, mode], capture_output=True, check=True, text=True, cwd=ROOT
-            ).stdout
-        )  # fmt: skip
-        for mode in ("quick", "usual")
-    ]
-    assert lists[0] == lists[1] and len(lists[0][0]) > 100
+    runs = {
+        mode: subprocess.run(
+            [sys.executable, "-c", script, mode], capture_output=True, check=True, text=True, cwd=ROOT
+        )
+        for mode in ("quick", "usual", "changed")
+    }
+    lists = [json.loads(run.stdout) for run in runs.values()]
+    assert lists[0] == lists[1] == lists[2] and len(lists[0][0]) > 100
+    assert "tuning/skops_import.py not installed" in runs["changed"].stderr
 
 
 def test_messages_are_admitted_a_few_at_a_time_in_arrival_order(monkeypatch) -> None:
