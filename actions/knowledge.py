@@ -42,6 +42,20 @@ def lexicon() -> Dict[str, Any]:
     return _load("lexicon")
 
 
+def platforms() -> Dict[str, Any]:
+    return _load("platforms")
+
+
+def platform_named(text: str, language: str = "zh") -> str:
+    """The other company's platform a message names (knowledge/platforms.yml), or "the other platform"."""
+    lowered = (text or "").lower()
+    known = platforms()
+    for info in known["platforms"].values():
+        if any(str(alias).lower() in lowered for alias in info["aliases"]):
+            return localized(info, "name", language)
+    return localized(known["other"], "name", language)
+
+
 def localized(entry: Dict[str, Any], field: str, language: str = "zh") -> Any:
     """`entry[field]` in the user's language: the `<field>_en` label for English when there is one."""
     if language == "en" and f"{field}_en" in entry:

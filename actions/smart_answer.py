@@ -1,5 +1,7 @@
 """The smart answer: the case (NLU intent) × the aspect asked (actions/aspects.py), answered from
-knowledge/; short follow-ups are answered for the case in the conversation."""
+knowledge/; short follow-ups are answered for the case in the conversation. When the NLU is unsure
+between two cases it asks which one in a short question; an answer given on a guess says which case
+it assumed."""
 
 from __future__ import annotations
 
@@ -10,8 +12,15 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import clock, form_escape, knowledge
-from actions.answers import Answer, aspect_answer, green_channel, more_channels_answer, topic_answer
-from actions.aspects import Question, read_question
+from actions.answers import (
+    Answer,
+    aspect_answer,
+    green_channel,
+    more_channels_answer,
+    overview_line,
+    topic_answer,
+)
+from actions.aspects import NO_ASPECT, Question, learned_aspect, named_channels, read_question
 from actions.evidence_offer import offer_evidence
 from actions.handoff import transfer_to_human
 from actions.language import conversation_language, disclaim_once
@@ -22,6 +31,42 @@ BUTTON_PREFIX = "/"
 GENERAL_TOPIC = "contact_general"
 MORE_PAYLOAD = "/more_channels"
 HUMAN_BUTTON = {"zh": "转人工", "en": "Human agent"}
+# An answer to a case read with less confidence than this says which case it assumed, and offers the
+# runner-up; below the FallbackClassifier's threshold (config.yml) the bot asks which of two cases.
+ASSUMED_BELOW = 0.5
+# A case the NLU ranks at least this high is worth naming in the two-case question.
+CANDIDATE_FLOOR = 0.05
+OTHER_PLATFORM = "other_platform"
+
+
+def question_of(tracker: Tracker) -> Question:
+    """What the latest message asks: its learned aspect (entity `aspect`) with the word lists."""
+    message = tracker.latest_message
+    return read_question(message.get("text"), learned_aspect(message.get("entities")))
+
+
+def topic_ranking(tracker: Tracker, exclude: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The FAQ topics among the NLU's ranking, best first (the fallback and other intents left out)."""
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    return [r for r in ranking if knowledge.topic(r.get("name")) is not None and r.get("name") != exclude]
+
+
+def reading_payload(topic: str, aspect: Optional[str]) -> str:
+    """A button that asks the case again, with the aspect the user asked ('/account_ban{"aspect": …}')."""
+    return f'{BUTTON_PREFIX}{topic}{{"aspect": "{aspect}"}}' if aspect else f"{BUTTON_PREFIX}{topic}"
+
+
+def asked_aspect(tracker: Tracker) -> Optional[str]:
+    """The aspect the message asks, when there is one (for buttons that repeat the question)."""
+    aspects = question_of(tracker).aspects
+    return aspects[0] if aspects else None
+
+
+def reading_title(topic: str, aspect: Optional[str], language: str) -> str:
+    """ "账号封禁/解封申诉（响应时间）" — a button's title for one reading of the question."""
+    w = words(language)
+    title = knowledge.topic_title(topic, language)
+    return f"{title}{w['open']}{w['aspects'][aspect]}{w['close']}" if aspect else title
 
 
 def users_words(tracker: Tracker, topic: str) -> str:
@@ -51,14 +96,38 @@ def answer_for(
 
 
 def send(
-    dispatcher: CollectingDispatcher, answer: Answer, language: str, shown_before: Optional[List[str]] = None
+    dispatcher: CollectingDispatcher,
+    answer: Answer,
+    language: str,
+    shown_before: Optional[List[str]] = None,
+    extra_buttons: Optional[List[Dict[str, str]]] = None,
 ) -> List[EventType]:
     """The answer, with an "其他渠道" button when the case has channels it did not name. The channels
     named so far in the case are remembered, so "其他渠道" shows only the others."""
     buttons = [{"title": words(language)["more_button"], "payload": MORE_PAYLOAD}] if answer.more else []
-    dispatcher.utter_message(text=answer.text, buttons=buttons)
+    dispatcher.utter_message(text=answer.text, buttons=buttons + (extra_buttons or []))
     shown = list(dict.fromkeys([*(shown_before or []), *answer.shown]))
     return [SlotSet("shown_channels", shown)]
+
+
+def assumed(tracker: Tracker, topic: str, language: str, answer: Answer) -> List[Dict[str, str]]:
+    """A case read with little confidence: the answer first says which case it assumed, and a button
+    offers the runner-up case (with the aspect asked). Returns that button, or none."""
+    intent = tracker.latest_message.get("intent") or {}
+    if intent.get("name") != topic or float(intent.get("confidence") or 1.0) >= ASSUMED_BELOW:
+        return []
+    w = words(language)
+    answer.text = w["assumed"].format(case=knowledge.topic_title(topic, language)) + "\n" + answer.text
+    runner_up = next(iter(topic_ranking(tracker, exclude=topic)), None)
+    if runner_up is None:
+        return []
+    aspect = asked_aspect(tracker)
+    return [
+        {
+            "title": w["rather"] + reading_title(runner_up["name"], aspect, language),
+            "payload": reading_payload(runner_up["name"], aspect),
+        }
+    ]
 
 
 def answer_if_clear(
@@ -67,7 +136,7 @@ def answer_if_clear(
     """A message the NLU could not place (or placed out of scope) that still names a channel, or a kind
     of channel and an aspect ("热线 几点"), or (`of_the_case`) an aspect of the case in hand: answered,
     not asked back."""
-    question = read_question(tracker.latest_message.get("text"))
+    question = question_of(tracker)
     case = tracker.get_slot("topic")
     has_case = knowledge.topic(case) is not None
     named = question.channels or (question.kinds and question.aspects)
@@ -99,7 +168,7 @@ class ActionAnswerTopic(Action):
             return []
         language = conversation_language(tracker)
         events = disclaim_once(dispatcher, tracker)
-        question = read_question(tracker.latest_message.get("text"))
+        question = question_of(tracker)
         case = tracker.get_slot("topic")
         follow_up = knowledge.topic(topic).get("follow_up")
         if follow_up and knowledge.topic(case) is not None and case != topic:
@@ -119,7 +188,8 @@ class ActionAnswerTopic(Action):
             # The user already asked for a person and has now said what the case is.
             return events + transfer_to_human(dispatcher, tracker, topic, words_)
 
-        events += send(dispatcher, answer_for(tracker, topic, question, language), language)
+        answer = answer_for(tracker, topic, question, language)
+        events += send(dispatcher, answer, language, extra_buttons=assumed(tracker, topic, language, answer))
         events += offer_evidence(dispatcher, tracker, topic, words_, language)
         green = green_channel(topic, words_)
         if green:
@@ -145,8 +215,7 @@ class ActionAnswerFollowUp(Action):
         topic = case if knowledge.topic(case) is not None else GENERAL_TOPIC
         if tracker.get_slot("human_requested"):
             return events + transfer_described(dispatcher, tracker)
-        question = read_question(tracker.latest_message.get("text"))
-        answer = answer_for(tracker, topic, question, language, follow_up=True)
+        answer = answer_for(tracker, topic, question_of(tracker), language, follow_up=True)
         return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
 
 
@@ -171,7 +240,8 @@ class ActionMoreChannels(Action):
 
 
 class ActionSuggestTopics(Action):
-    """Low NLU confidence: offer the closest topics as buttons instead of guessing."""
+    """Low NLU confidence: one short question naming the two closest cases (with the aspect asked), a
+    guess named as such when only one case is close, and the list of topics only when none is."""
 
     def name(self) -> str:
         return "action_suggest_topics"
@@ -181,22 +251,37 @@ class ActionSuggestTopics(Action):
     ) -> List[EventType]:
         language = conversation_language(tracker)
         events = disclaim_once(dispatcher, tracker)
-        ranking = tracker.latest_message.get("intent_ranking") or []
         if tracker.get_slot("human_requested"):
             return events + transfer_described(dispatcher, tracker)
         clear = answer_if_clear(dispatcher, tracker, language)
         if clear is not None:
             return events + clear
-        closest = [entry["name"] for entry in ranking if knowledge.topic(entry.get("name")) is not None][
-            :SUGGESTION_COUNT
-        ]
+        ranking = topic_ranking(tracker)
+        close = [entry["name"] for entry in ranking if entry["confidence"] >= CANDIDATE_FLOOR][:2]
+        aspect = asked_aspect(tracker)
+        if len(close) == 2:
+            return events + ask_which(dispatcher, close, aspect, language)
         buttons = [
             {"title": knowledge.topic_title(name, language), "payload": f"{BUTTON_PREFIX}{name}"}
-            for name in closest
+            for name in [entry["name"] for entry in ranking[:SUGGESTION_COUNT]]
         ]
         buttons.append({"title": HUMAN_BUTTON[language], "payload": f"{BUTTON_PREFIX}request_human"})
         dispatcher.utter_message(response="utter_suggest_topics", buttons=buttons)
         return events
+
+
+def ask_which(
+    dispatcher: CollectingDispatcher, topics: List[str], aspect: Optional[str], language: str
+) -> List[EventType]:
+    """ "您是想问“账号封禁/解封申诉”多久有结果，还是“作品限流”多久有结果？" with a button for each."""
+    w = words(language)
+    template = w["ask_aspect"].get(aspect or NO_ASPECT, w["ask_aspect"][NO_ASPECT])
+    first, second = (template.format(title=knowledge.topic_title(t, language)) for t in topics)
+    buttons = [
+        {"title": reading_title(t, aspect, language), "payload": reading_payload(t, aspect)} for t in topics
+    ]
+    dispatcher.utter_message(text=w["which"].format(first=first, second=second), buttons=buttons)
+    return []
 
 
 class ActionOutOfScope(Action):
@@ -214,4 +299,34 @@ class ActionOutOfScope(Action):
         if clear is not None:
             return events + clear
         dispatcher.utter_message(response="utter_out_of_scope")
+        return events
+
+
+class ActionOtherPlatform(Action):
+    """A question about another company's platform: this simulates Douyin's service and says so; Douyin's
+    own channel of the same name is named only when the question names one ("快手的创作者平台" →
+    Douyin's creator platform, labelled as Douyin's), and the nearest Douyin topic is offered as a button."""
+
+    def name(self) -> str:
+        return "action_other_platform"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
+    ) -> List[EventType]:
+        language = conversation_language(tracker)
+        events = disclaim_once(dispatcher, tracker)
+        text = tracker.latest_message.get("text") or ""
+        w = words(language)
+        lines = [w["other_platform"].format(platform=knowledge.platform_named(text, language))]
+        channels, _ = named_channels(text.lower())
+        if channels:
+            said: List[str] = []
+            lines.append(w["douyins_own"] + overview_line(channels[0], language, said))
+        nearest = next(iter(topic_ranking(tracker)), None)
+        buttons = []
+        if nearest is not None:
+            title = knowledge.topic_title(nearest["name"], language)
+            payload = f"{BUTTON_PREFIX}{nearest['name']}"
+            buttons.append({"title": w["douyins_topic"].format(title=title), "payload": payload})
+        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
         return events
