@@ -21,6 +21,9 @@ ASPECT_ENTITY = "aspect"
 NO_ASPECT = "none"  # the classifier's label for a message that asks no aspect (the case's overview)
 # The labels the classifier falls back on when unsure what is asked; a specific word list hit beats them.
 CATCH_ALL = ("contact", NO_ASPECT)
+# Aspects whose words ask more than one thing: "在哪" is a place's location or an entry's contact
+# ("长辈模式在哪里打开"); the classifier, which reads the whole question, decides between them.
+AMBIGUOUS_WORDS = ("location",)
 # Below this confidence the learned aspect is a guess, left to the word lists (README, "Precise answers").
 SURE_ASPECT = 0.5
 # Where the aspect comes from: "combined" (the learned aspect, the word lists for its ties), "learned"
@@ -65,6 +68,9 @@ class Question:
     aspects: Tuple[str, ...] = ()  # aspect names, strongest first (lexicon order)
     kinds: Tuple[str, ...] = ()  # channel kinds named ("邮箱" -> email)
     channels: Tuple[str, ...] = ()  # channel ids named ("商务邮箱" -> partner_email)
+    # The classifier is sure no aspect is asked ("智能客服就是个摆设"): a channel named is not a question
+    # about that channel, so a case's first message gets the case's overview.
+    no_aspect: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -163,7 +169,7 @@ def combine(
         return asked
     if not learned.sure:
         return words
-    specific = tuple(a for a in words if a not in CATCH_ALL)
+    specific = tuple(a for a in words if a not in CATCH_ALL and a not in AMBIGUOUS_WORDS)
     if learned.name in CATCH_ALL and specific:
         return specific + tuple(a for a in words if a not in specific)
     return asked + tuple(a for a in words if a not in asked) if asked else ()
@@ -196,7 +202,8 @@ def read_question(text: Optional[str], learned: Optional[LearnedAspect] = None) 
             for cid, kind, pattern in _purposes()
             if (kind in kinds or any(knowledge.channel(cid).get(f) for f in fields)) and pattern.search(rest)
         )[:1]
-    return Question(aspects=aspects, kinds=kinds, channels=channels)
+    no_aspect = reading() != "words" and learned is not None and learned.sure and learned.name == NO_ASPECT
+    return Question(aspects=aspects, kinds=kinds, channels=channels, no_aspect=no_aspect and not aspects)
 
 
 def aspect_field(aspect: str) -> str:

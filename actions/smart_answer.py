@@ -36,6 +36,8 @@ HUMAN_BUTTON = {"zh": "转人工", "en": "Human agent"}
 ASSUMED_BELOW = 0.5
 # A case the NLU ranks at least this high is worth naming in the two-case question.
 CANDIDATE_FLOOR = 0.05
+# The only close case, at least this sure, is answered (with the case assumed named) rather than asked.
+ANSWER_ALONE = 0.3
 OTHER_PLATFORM = "other_platform"
 
 
@@ -91,6 +93,9 @@ def answer_for(
     first about the channels the conversation already named ("紧急求助在哪" → "要多久")."""
     region, city = tracker.get_slot("region"), tracker.get_slot("city")
     preferred = tracker.get_slot("shown_channels") if follow_up else None
+    if question.no_aspect and not follow_up and not (knowledge.topic(topic) or {}).get("aspect"):
+        # A story or a complaint that names a channel ("智能客服就是个摆设") is about the case.
+        return topic_answer(topic, tracker.latest_message.get("text"), region, city, language)
     found = aspect_answer(topic, question, language, region, city, clock.now(), preferred)
     return found or topic_answer(topic, tracker.latest_message.get("text"), region, city, language)
 
@@ -110,11 +115,12 @@ def send(
     return [SlotSet("shown_channels", shown)]
 
 
-def assumed(tracker: Tracker, topic: str, language: str, answer: Answer) -> List[Dict[str, str]]:
+def assumed(
+    tracker: Tracker, topic: str, confidence: float, language: str, answer: Answer
+) -> List[Dict[str, str]]:
     """A case read with little confidence: the answer first says which case it assumed, and a button
     offers the runner-up case (with the aspect asked). Returns that button, or none."""
-    intent = tracker.latest_message.get("intent") or {}
-    if intent.get("name") != topic or float(intent.get("confidence") or 1.0) >= ASSUMED_BELOW:
+    if confidence >= ASSUMED_BELOW:
         return []
     w = words(language)
     answer.text = w["assumed"].format(case=knowledge.topic_title(topic, language)) + "\n" + answer.text
@@ -162,42 +168,52 @@ class ActionAnswerTopic(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        topic = tracker.latest_message["intent"]["name"]
-        if knowledge.topic(topic) is None:
+        intent = tracker.latest_message.get("intent") or {}
+        if knowledge.topic(intent.get("name")) is None:
             dispatcher.utter_message(response="utter_default")
             return []
-        language = conversation_language(tracker)
-        events = disclaim_once(dispatcher, tracker)
-        question = question_of(tracker)
-        case = tracker.get_slot("topic")
-        follow_up = knowledge.topic(topic).get("follow_up")
-        if follow_up and knowledge.topic(case) is not None and case != topic:
-            # "电话呢" / "要多久" during another case: answered for that case, which stays.
-            answer = answer_for(tracker, case, follow_up_of(question, follow_up), language, follow_up=True)
-            return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
+        confidence = intent.get("confidence")
+        return answer_topic(dispatcher, tracker, intent["name"], 1.0 if confidence is None else confidence)
 
-        words_ = users_words(tracker, topic)
-        if (tracker.active_loop or {}).get("name") != form_escape.TICKET_FORM:
-            # Asked while the ticket form waits (data/form_rules.yml): answered, the ticket's case stays.
-            events += [
-                SlotSet("topic", topic),
-                SlotSet("problem_text", words_),
-                SlotSet("next_step_given", False),
-            ]
-        if tracker.get_slot("human_requested"):
-            # The user already asked for a person and has now said what the case is.
-            return events + transfer_to_human(dispatcher, tracker, topic, words_)
 
-        answer = answer_for(tracker, topic, question, language)
-        events += send(dispatcher, answer, language, extra_buttons=assumed(tracker, topic, language, answer))
-        events += offer_evidence(dispatcher, tracker, topic, words_, language)
-        green = green_channel(topic, words_)
-        if green:
-            channel_name = knowledge.localized(knowledge.channel(green), "name", language)
-            dispatcher.utter_message(response="utter_green_channel", channel_name=channel_name)
-        else:
-            dispatcher.utter_message(response="utter_ask_resolved")
-        return events
+def answer_topic(
+    dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, confidence: float
+) -> List[EventType]:
+    """The answer for a case (the topic) read with `confidence`: the aspect asked, else the overview."""
+    language = conversation_language(tracker)
+    events = disclaim_once(dispatcher, tracker)
+    question = question_of(tracker)
+    case = tracker.get_slot("topic")
+    follow_up = knowledge.topic(topic).get("follow_up")
+    if follow_up and knowledge.topic(case) is not None and case != topic:
+        # "电话呢" / "要多久" during another case: answered for that case, which stays.
+        answer = answer_for(tracker, case, follow_up_of(question, follow_up), language, follow_up=True)
+        return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
+
+    words_ = users_words(tracker, topic)
+    if (tracker.active_loop or {}).get("name") != form_escape.TICKET_FORM:
+        # Asked while the ticket form waits (data/form_rules.yml): answered, the ticket's case stays.
+        events += [
+            SlotSet("topic", topic),
+            SlotSet("problem_text", words_),
+            SlotSet("next_step_given", False),
+        ]
+    if tracker.get_slot("human_requested"):
+        # The user already asked for a person and has now said what the case is.
+        return events + transfer_to_human(dispatcher, tracker, topic, words_)
+
+    answer = answer_for(tracker, topic, question, language)
+    events += send(
+        dispatcher, answer, language, extra_buttons=assumed(tracker, topic, confidence, language, answer)
+    )
+    events += offer_evidence(dispatcher, tracker, topic, words_, language)
+    green = green_channel(topic, words_)
+    if green:
+        channel_name = knowledge.localized(knowledge.channel(green), "name", language)
+        dispatcher.utter_message(response="utter_green_channel", channel_name=channel_name)
+    else:
+        dispatcher.utter_message(response="utter_ask_resolved")
+    return events
 
 
 class ActionAnswerFollowUp(Action):
@@ -261,6 +277,12 @@ class ActionSuggestTopics(Action):
         aspect = asked_aspect(tracker)
         if len(close) == 2:
             return events + ask_which(dispatcher, close, aspect, language)
+        if close and ranking[0]["confidence"] >= ANSWER_ALONE:
+            # One case, unsure only against a message that is no case (out of scope, a greeting …):
+            # answered, saying which case was assumed.
+            return events + answer_topic(dispatcher, tracker, close[0], ranking[0]["confidence"])
+        if close:
+            return events + ask_which(dispatcher, close, aspect, language)
         buttons = [
             {"title": knowledge.topic_title(name, language), "payload": f"{BUTTON_PREFIX}{name}"}
             for name in [entry["name"] for entry in ranking[:SUGGESTION_COUNT]]
@@ -273,14 +295,20 @@ class ActionSuggestTopics(Action):
 def ask_which(
     dispatcher: CollectingDispatcher, topics: List[str], aspect: Optional[str], language: str
 ) -> List[EventType]:
-    """ "您是想问“账号封禁/解封申诉”多久有结果，还是“作品限流”多久有结果？" with a button for each."""
+    """ "您是想问“账号封禁/解封申诉”多久有结果，还是“作品限流”多久有结果？" with a button for each;
+    with one case, "您是想问…吗？" and a button for it and one for a human."""
     w = words(language)
     template = w["ask_aspect"].get(aspect or NO_ASPECT, w["ask_aspect"][NO_ASPECT])
-    first, second = (template.format(title=knowledge.topic_title(t, language)) for t in topics)
+    readings = [template.format(title=knowledge.topic_title(t, language)) for t in topics]
     buttons = [
         {"title": reading_title(t, aspect, language), "payload": reading_payload(t, aspect)} for t in topics
     ]
-    dispatcher.utter_message(text=w["which"].format(first=first, second=second), buttons=buttons)
+    if len(topics) == 1:
+        buttons.append({"title": HUMAN_BUTTON[language], "payload": f"{BUTTON_PREFIX}request_human"})
+        text = w["which_one"].format(first=readings[0])
+    else:
+        text = w["which"].format(first=readings[0], second=readings[1])
+    dispatcher.utter_message(text=text, buttons=buttons)
     return []
 
 

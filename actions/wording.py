@@ -22,6 +22,7 @@ WORDS = {
         "assumed": "（我按“{case}”来回答；如果不是，请点下面的按钮或换个说法。）",
         "rather": "我问的是：",
         "which": "您是想问{first}，还是{second}？",
+        "which_one": "您是想问{first}吗？",
         # One reading of a question, for the two-case question: the case's title with the aspect asked.
         "ask_aspect": {
             "none": "“{title}”",
@@ -67,6 +68,7 @@ WORDS = {
         "assumed": '(I took this as "{case}"; if it is not, tap the button below or rephrase.)',
         "rather": "I meant: ",
         "which": "Do you mean {first}, or {second}?",
+        "which_one": "Do you mean {first}?",
         "ask_aspect": {
             "none": '"{title}"',
             "contact": 'how to contact "{title}"',

@@ -171,6 +171,18 @@ def test_with_no_close_case_the_topics_are_listed() -> None:
     assert [b["payload"] for b in messages[0]["buttons"]] == ["/throttling", "/request_human"]
 
 
+def test_one_close_case_is_answered_when_fairly_sure_else_asked() -> None:
+    ranking = [{"name": "report_content", "confidence": 0.47}, {"name": "out_of_scope", "confidence": 0.42}]
+    tracker = make_tracker("nlu_fallback", "I reported a seller, how long?", ENGLISH, ranking=ranking)
+    messages, events = run_action(ActionSuggestTopics(), tracker)
+    assert messages[0]["text"].startswith('(I took this as "Report content that breaks the rules"')
+    assert slot_events(events)["topic"] == "report_content"
+    ranking = [{"name": "throttling", "confidence": 0.21}, {"name": "affirm_solved", "confidence": 0.1}]
+    messages, _ = run_action(ActionSuggestTopics(), make_tracker("nlu_fallback", "限溜了", ranking=ranking))
+    assert messages[0]["text"] == "您是想问“作品限流”吗？"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/throttling", "/request_human"]
+
+
 def test_an_answer_on_a_guess_says_which_case_it_assumed_and_offers_the_other() -> None:
     ranking = [{"name": "overseas_user", "confidence": 0.42}, {"name": "account_ban", "confidence": 0.3}]
     tracker = make_tracker("overseas_user", "banned while abroad", ENGLISH, ranking=ranking)
