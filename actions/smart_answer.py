@@ -191,7 +191,8 @@ def answer_topic(
         return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
 
     words_ = users_words(tracker, topic)
-    if (tracker.active_loop or {}).get("name") != form_escape.TICKET_FORM:
+    in_ticket_form = (tracker.active_loop or {}).get("name") == form_escape.TICKET_FORM
+    if not in_ticket_form:
         # Asked while the ticket form waits (data/form_rules.yml): answered, the ticket's case stays.
         events += [
             SlotSet("topic", topic),
@@ -206,7 +207,8 @@ def answer_topic(
     events += send(
         dispatcher, answer, language, extra_buttons=assumed(tracker, topic, confidence, language, answer)
     )
-    events += offer_evidence(dispatcher, tracker, topic, words_, language)
+    if not in_ticket_form:  # the ticket being filled in is the one its evidence will go to
+        events += offer_evidence(dispatcher, tracker, topic, words_, language)
     green = green_channel(topic, words_)
     if green:
         channel_name = knowledge.localized(knowledge.channel(green), "name", language)
