@@ -14,8 +14,9 @@ The label is sentence-level, so it is not an entity annotation: an example carri
 intent classifier only. The intent gives the case and this the aspect; the actions answer the aspect for
 the case's own channel (README, "Precise answers").
 
-The model is a logistic regression over the text's sentence features (the count featurizers before
-it), which costs about 0.1 ms a message. The entity's `additional_info` holds the ranking of the
+The model is a multinomial logistic regression (scikit-learn) over the text's sentence features (the
+count featurizers before it); its prediction is computed directly (a product and a softmax), which
+costs about 0.1 ms a message (bench/aspect_cost.py). The entity's `additional_info` holds the ranking of the
 aspects, best first, so the actions can tell a sure reading from a guess.
 """
 
@@ -61,14 +62,37 @@ def label_of(message: Message, key: str = ASPECT_ENTITY) -> Optional[str]:
 
 
 def sentence_features(messages: List[Message]) -> Optional[sp.csr_matrix]:
-    """One row per message: the sparse sentence features of its text, featurizer after featurizer."""
-    rows = []
-    for message in messages:
-        features = [f for f in message.features if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE]
-        if not features:
+    """One row per message: the sparse sentence features of its text, featurizer after featurizer,
+    laid side by side (the order Rasa combines them in); None if a message has none."""
+    rows, columns, values, width = [], [], [], None
+    for row, message in enumerate(messages):
+        offset = 0
+        for feature in message.features:
+            if feature.attribute != TEXT or feature.type != FEATURE_TYPE_SENTENCE:
+                continue
+            matrix = sp.coo_matrix(feature.features)
+            rows.append(np.full(matrix.nnz, row))
+            columns.append(matrix.col + offset)
+            values.append(matrix.data.astype(np.float64))
+            offset += matrix.shape[1]
+        if offset == 0 or (width is not None and offset != width):
             return None
-        rows.append(sp.hstack([sp.csr_matrix(f.features) for f in features], format="csr"))
-    return sp.vstack(rows, format="csr") if rows else None
+        width = offset
+    if width is None:
+        return None
+    shape = (len(messages), width)
+    return sp.coo_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))), shape
+    ).tocsr()
+
+
+def probabilities(classifier: LogisticRegression, weights: np.ndarray, features: sp.csr_matrix) -> np.ndarray:
+    """scikit-learn's `predict_proba` of a multinomial logistic regression (a softmax of the scores),
+    without its input checks: `weights` is `coef_` transposed, stored in the order the product reads."""
+    scores = np.asarray(features @ weights) + classifier.intercept_
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    return scores / scores.sum(axis=1, keepdims=True)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
@@ -96,6 +120,7 @@ class AspectClassifier(GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.classifier = classifier
+        self._weights = np.ascontiguousarray(classifier.coef_.T) if classifier is not None else None
 
     @classmethod
     def create(
@@ -126,7 +151,7 @@ class AspectClassifier(GraphComponent):
             solver="lbfgs",
         )
         self.classifier.fit(features, [label for _, label in labelled])
-        self.classifier.coef_ = np.asfortranarray(self.classifier.coef_)  # read column by column
+        self._weights = np.ascontiguousarray(self.classifier.coef_.T)
         self.persist()
         return self._resource
 
@@ -137,9 +162,8 @@ class AspectClassifier(GraphComponent):
         features = sentence_features(readable)
         if features is None:
             return messages
-        probabilities = self.classifier.predict_proba(features)
         names = self.classifier.classes_
-        for message, row in zip(readable, probabilities):
+        for message, row in zip(readable, probabilities(self.classifier, self._weights, features)):
             order = np.argsort(-row)
             ranking = [
                 {"name": str(names[i]), "confidence": round(float(row[i]), 4)}
@@ -184,5 +208,4 @@ class AspectClassifier(GraphComponent):
         except ValueError as error:
             logger.warning(f"AspectClassifier: no trained model ({error}); messages get no aspect.")
             return cls(config, model_storage, resource)
-        classifier.coef_ = np.asfortranarray(classifier.coef_)
         return cls(config, model_storage, resource, classifier)
