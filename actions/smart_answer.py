@@ -38,7 +38,6 @@ ASSUMED_BELOW = 0.5
 CANDIDATE_FLOOR = 0.05
 # The only close case, at least this sure, is answered (with the case assumed named) rather than asked.
 ANSWER_ALONE = 0.3
-OTHER_PLATFORM = "other_platform"
 
 
 def question_of(tracker: Tracker) -> Question:
@@ -286,8 +285,11 @@ class ActionSuggestTopics(Action):
         if close:
             return events + ask_which(dispatcher, close, aspect, language)
         buttons = [
-            {"title": knowledge.topic_title(name, language), "payload": f"{BUTTON_PREFIX}{name}"}
-            for name in [entry["name"] for entry in ranking[:SUGGESTION_COUNT]]
+            {
+                "title": knowledge.topic_title(entry["name"], language),
+                "payload": BUTTON_PREFIX + entry["name"],
+            }
+            for entry in ranking[:SUGGESTION_COUNT]
         ]
         buttons.append({"title": HUMAN_BUTTON[language], "payload": f"{BUTTON_PREFIX}request_human"})
         dispatcher.utter_message(response="utter_suggest_topics", buttons=buttons)
@@ -347,8 +349,9 @@ class ActionOtherPlatform(Action):
         events = disclaim_once(dispatcher, tracker)
         text = tracker.latest_message.get("text") or ""
         w = words(language)
-        lines = [w["other_platform"].format(platform=knowledge.platform_named(text, language))]
-        channels, _ = named_channels(text.lower())
+        platform, rest = knowledge.platform_named(text, language)
+        lines = [w["other_platform"].format(platform=platform)]
+        channels, _ = named_channels(rest)
         if channels:
             said: List[str] = []
             lines.append(w["douyins_own"] + overview_line(channels[0], language, said))

@@ -239,6 +239,10 @@ def test_another_platform_is_named_and_only_douyins_own_channel_offered() -> Non
         ActionOtherPlatform(), make_tracker("other_platform", "小红书被限流了", ranking=ranking)
     )
     assert "小红书" in plain[0]["text"] and "同类渠道" not in plain[0]["text"]
+    channels, _ = run_action(
+        ActionOtherPlatform(), make_tracker("other_platform", "微信视频号的收益多久到账")
+    )
+    assert "微信视频号" in channels[0]["text"] and "抖音客服中心" not in channels[0]["text"]
     english = make_tracker("other_platform", "bilibili support?", ENGLISH, ranking=ranking)
     assert "Bilibili" in run_action(ActionOtherPlatform(), english)[0][0]["text"]
 
