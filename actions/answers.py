@@ -18,6 +18,7 @@ OVERVIEW_CHANNELS = 3  # channel lines in an overview; the rest behind "其他�
 MORE_CHANNELS = 6  # channel lines when the user asks for the others
 # Aspects whose answer is naturally several places (the three centers); others answer one channel.
 ASPECT_CHANNELS = {"location": 3, "booking": 3}
+PROCESS_CHANNELS = 2  # "what happens next" where no channel of the case has a process of its own
 NOT_GIVEN = ("文章未给出", "文章只写到", "the article gives no", "the article does not")
 HUMAN_HOURS_TOPIC = "human_hours"
 OVERVIEW = "overview"  # no aspect asked of a named channel: its contact, hours and response in a line
@@ -77,7 +78,7 @@ def case_channels(topic_name: str, region: Optional[str] = None, city: Optional[
     return _unique([preferred, *ids]) if preferred else ids
 
 
-def _overview_line(channel_id: str, language: str, said: List[str]) -> str:
+def overview_line(channel_id: str, language: str, said: List[str]) -> str:
     """Icon, name, contact and the first clause of hours and response, each detail said once."""
     info, w = knowledge.channel(channel_id), words(language)
     line = f"{knowledge.KIND_ICONS[info['kind']]} {knowledge.localized(info, 'name', language)}"
@@ -181,7 +182,7 @@ def _prepare_answer(topic_name: str, channels: List[str], language: str) -> Answ
     lines = [f"【{knowledge.topic_title(topic_name, language)}】{w['prepare']}{w['list'].join(items)}"]
     if channels:
         said: List[str] = []
-        lines.append(w["submit_at"] + _overview_line(channels[0], language, said))
+        lines.append(w["submit_at"] + overview_line(channels[0], language, said))
     return Answer("\n".join(lines), shown=channels[:1])
 
 
@@ -193,18 +194,40 @@ def _human_status(now: datetime, language: str) -> str:
         return w["on_duty"].format(clock=clock)
     open_now = open_channels_now(now)
     said: List[str] = []
-    first = _overview_line(open_now[0], language, said) if open_now else ""
+    first = overview_line(open_now[0], language, said) if open_now else ""
     return w["off_duty"].format(clock=clock, reopens=reopens_text(availability, language)) + "\n" + first
+
+
+def _own_first(topic_name: str, channels: List[str]) -> List[str]:
+    """`channels` with the case's own ones (its channels, next step and green channels) first."""
+    topic = knowledge.topic(topic_name) or {}
+    own = {*topic.get("channels", []), *topic.get("next_channels", [])}
+    own |= {topic.get("green"), topic.get("urgent_green")}
+    return [c for c in channels if c in own] + [c for c in channels if c not in own]
 
 
 def _fact_answer(
     topic_name: str, aspect: str, channels: List[str], question: Question, language: str
 ) -> Answer:
-    """One line per channel that has the fact; where none has it, "not given" and the nearest that has."""
-    if aspect == "process" and not any(_has(c, aspect) for c in channels):
-        aspect = "response"  # the article's "what happens next" for most channels is their response time
+    """One line per channel that has the fact; where none has it, "not given" and the nearest that has.
+    The case's own channels answer before its alternative ("提现之后怎么跟进" is the creator channels'
+    matter, not the feedback mailbox's process)."""
+    own = channels if question.channels else _own_first(topic_name, channels)
     limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1))
+    if aspect == "process" and not any(_has(c, aspect) for c in own[:PROCESS_CHANNELS]):
+        # The article's "what happens next" for most channels is their response time: the case's
+        # first channels' (its own, not its alternative's), in a line each.
+        aspect, limit = "response", max(limit, PROCESS_CHANNELS)
+    channels = own
+    if not (question.channels or question.kinds):
+        # "How do I contact customer service?": a case whose channels are all ways in answers with several.
+        limit = max(limit, ((knowledge.topic(topic_name) or {}).get("lines") or {}).get(aspect, 1))
     answering = [c for c in channels if _has(c, aspect) or aspect == "contact"][:limit]
+    if aspect == "contact" and answering and not is_given(knowledge.channel(answering[-1])["contact"]):
+        # "版权投诉发哪个邮箱": the article gives no address for it, so the nearest that has one follows.
+        nearest = (knowledge.topic(topic_name) or {}).get("alternative")
+        if nearest and nearest not in answering and is_given(knowledge.channel(nearest)["contact"]):
+            answering.append(nearest)
     if answering:
         return Answer("\n".join(_aspect_line(c, aspect, language) for c in answering), shown=answering)
     w = words(language)
@@ -236,7 +259,7 @@ def aspect_answer(
     if aspect == OVERVIEW:
         shown = channels[: max(len(question.channels), 1)]
         said: List[str] = []
-        answer = Answer("\n".join(_overview_line(c, language, said) for c in shown), shown=shown)
+        answer = Answer("\n".join(overview_line(c, language, said) for c in shown), shown=shown)
     elif prepare_topic:
         answer = _prepare_answer(prepare_topic, channels, language)
     else:
@@ -265,13 +288,13 @@ def topic_answer(
     green = green_channel(topic_name, text)
     if green and green not in topic["channels"]:
         lines.append(w["urgent"])
-        lines.append(_overview_line(green, language, said))
+        lines.append(overview_line(green, language, said))
         shown = [green, *[c for c in shown if c != green]][:OVERVIEW_CHANNELS]
         lines.append(w["others"])
         shown_rest = shown[1:]
     else:
         shown_rest = shown
-    lines.extend(_overview_line(c, language, said) for c in shown_rest)
+    lines.extend(overview_line(c, language, said) for c in shown_rest)
     if topic.get("prepare"):
         lines.append(w["prepare"] + w["list"].join(knowledge.localized(topic, "prepare", language)))
     return Answer("\n".join(lines), shown=shown, more=any(c not in shown for c in channels))
@@ -283,7 +306,7 @@ def more_channels_answer(topic_name: str, shown: List[str], language: str = "zh"
     if not rest:
         return Answer(words(language)["no_more"], shown=list(shown))
     said: List[str] = []
-    text = "\n".join(_overview_line(c, language, said) for c in rest)
+    text = "\n".join(overview_line(c, language, said) for c in rest)
     remaining = [c for c in case_channels(topic_name) if c not in shown and c not in rest]
     return Answer(text, shown=[*shown, *rest], more=bool(remaining))
 
@@ -295,5 +318,5 @@ def next_step_answer(topic_name: str, language: str = "zh") -> Optional[str]:
         return None
     said: List[str] = []
     lines = [knowledge.localized(topic, "next_step", language)]
-    lines.extend(_overview_line(c, language, said) for c in topic.get("next_channels", []))
+    lines.extend(overview_line(c, language, said) for c in topic.get("next_channels", []))
     return "\n".join(lines)

@@ -1,19 +1,66 @@
-"""Reads WHAT a question asks (its aspects) and WHICH channels it names, from knowledge/lexicon.yml
-and the channels' aliases. The topic (the case) comes from the NLU intent; this is the other half of
-"answer = case × aspect"."""
+"""Reads WHAT a question asks (its aspects) and WHICH channels it names. The aspect is learned: the NLU
+pipeline's AspectClassifier (components/aspect_classifier.py) puts it on the message as the entity
+`aspect` with its confidence; the word lists of knowledge/lexicon.yml break its ties and name the
+channels (with the channels' aliases). The topic (the case) comes from the NLU intent; this is the other
+half of "answer = case × aspect"."""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Optional, Pattern, Tuple
+from typing import Any, Dict, List, Optional, Pattern, Tuple
 
 from actions import knowledge
 
 DIGITS = re.compile(r"\d+")
 # Aspects only places have: with one, a place's name alone names it ("上海的怎么预约").
 PLACE_FIELDS = {"location", "booking"}
+ASPECT_ENTITY = "aspect"
+NO_ASPECT = "none"  # the classifier's label for a message that asks no aspect (the case's overview)
+# The labels the classifier falls back on when unsure what is asked; a specific word list hit beats them.
+CATCH_ALL = ("contact", NO_ASPECT)
+# Aspects whose words ask more than one thing: "在哪" is a place's location or an entry's contact
+# ("长辈模式在哪里打开"); the classifier, which reads the whole question, decides between them.
+AMBIGUOUS_WORDS = ("location",)
+# Below this confidence the learned aspect is a guess, left to the word lists (README, "Precise answers").
+SURE_ASPECT = 0.5
+# Where the aspect comes from: "combined" (the learned aspect, the word lists for its ties), "learned"
+# or "words" (the word lists alone, as before the classifier); the other two are for measurement.
+READING_VARIABLE = "CS_ASPECT_READING"
+READINGS = ("combined", "learned", "words")
+
+
+@dataclass(frozen=True)
+class LearnedAspect:
+    name: str  # an aspect of lexicon.yml, or NO_ASPECT
+    confidence: float
+    ranking: Tuple[Tuple[str, float], ...] = ()  # (aspect, confidence), best first
+
+    @property
+    def sure(self) -> bool:
+        return self.confidence >= SURE_ASPECT
+
+
+def learned_aspect(entities: Optional[List[Dict[str, Any]]]) -> Optional[LearnedAspect]:
+    """The entity `aspect` of a parsed message: the classifier's, or a button's (which is sure)."""
+    for entity in entities or []:
+        if entity.get("entity") != ASPECT_ENTITY or not entity.get("value"):
+            continue
+        confidence = entity.get("confidence_entity")
+        ranking = (entity.get("additional_info") or {}).get("ranking") or []
+        return LearnedAspect(
+            name=str(entity["value"]),
+            confidence=1.0 if confidence is None else float(confidence),
+            ranking=tuple((str(r["name"]), float(r["confidence"])) for r in ranking),
+        )
+    return None
+
+
+def reading() -> str:
+    value = os.environ.get(READING_VARIABLE, "combined")
+    return value if value in READINGS else "combined"
 
 
 @dataclass(frozen=True)
@@ -21,6 +68,9 @@ class Question:
     aspects: Tuple[str, ...] = ()  # aspect names, strongest first (lexicon order)
     kinds: Tuple[str, ...] = ()  # channel kinds named ("邮箱" -> email)
     channels: Tuple[str, ...] = ()  # channel ids named ("商务邮箱" -> partner_email)
+    # The classifier is sure no aspect is asked ("智能客服就是个摆设"): a channel named is not a question
+    # about that channel, so a case's first message gets the case's overview.
+    no_aspect: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -100,14 +150,49 @@ def named_channels(text: str) -> Tuple[Tuple[str, ...], str]:
     return tuple(found), text
 
 
-def read_question(text: Optional[str]) -> Question:
-    """The aspects, channel kinds and channels named in `text`."""
+def combine(
+    words: Tuple[str, ...], learned: Optional[LearnedAspect], how: Optional[str] = None
+) -> Tuple[str, ...]:
+    """The aspects asked, strongest first (README, "Precise answers", for the measurements):
+
+    - a sure learned aspect first, then the word lists' others; a sure "none" means no aspect;
+    - but the learned "contact" and "none" are the classifier's catch-alls: a specific aspect the word
+      lists find ("要钱吗" → cost) goes before them;
+    - an unsure learned aspect is left out: the word lists decide, and without them the case's overview
+      is given rather than a guess.
+    """
+    how = how or reading()
+    if how == "words" or learned is None:
+        return words
+    asked = () if learned.name == NO_ASPECT else (learned.name,)
+    if how == "learned":
+        return asked
+    if not learned.sure:
+        return words
+    specific = tuple(a for a in words if a not in CATCH_ALL and a not in AMBIGUOUS_WORDS)
+    if learned.name in CATCH_ALL and specific:
+        return specific + tuple(a for a in words if a not in specific)
+    return asked + tuple(a for a in words if a not in asked) if asked else ()
+
+
+def read_question(text: Optional[str], learned: Optional[LearnedAspect] = None) -> Question:
+    """The aspects (the learned one with the word lists, see `combine`), channel kinds and channels
+    named in `text`."""
     lowered = (text or "").lower()[:500]
-    if not lowered or lowered.startswith("/"):
+    if lowered.startswith("/"):
+        # A button: its payload may carry the aspect ('/account_ban{"aspect": "response"}').
+        named = learned.name if learned is not None and learned.name != NO_ASPECT else None
+        return Question(aspects=(named,) if named else ())
+    if not lowered:
         return Question()
     channels, rest = named_channels(lowered)
-    aspects = tuple(name for name, pattern in _aspect_patterns() if pattern.search(lowered))
+    words = tuple(name for name, pattern in _aspect_patterns() if pattern.search(lowered))
+    aspects = combine(words, learned)
     kinds = tuple(name for name, pattern in _kind_patterns() if pattern.search(rest))
+    if kinds:
+        # "人工客服电话": a channel of another kind than the one asked for names the case, not the
+        # channel: the case's channel of the kind asked answers (the hotline, not the in-app path).
+        channels = tuple(c for c in channels if knowledge.channel(c)["kind"] in kinds)
     if (kinds or aspects) and not channels:
         # "举报用哪个邮箱", "上海的怎么预约": a purpose names the channel of the kind asked, or the
         # place asked where or how to book; a purpose word alone ("北京天气") names nothing.
@@ -117,7 +202,8 @@ def read_question(text: Optional[str]) -> Question:
             for cid, kind, pattern in _purposes()
             if (kind in kinds or any(knowledge.channel(cid).get(f) for f in fields)) and pattern.search(rest)
         )[:1]
-    return Question(aspects=aspects, kinds=kinds, channels=channels)
+    no_aspect = reading() != "words" and learned is not None and learned.sure and learned.name == NO_ASPECT
+    return Question(aspects=aspects, kinds=kinds, channels=channels, no_aspect=no_aspect and not aspects)
 
 
 def aspect_field(aspect: str) -> str:

@@ -28,6 +28,7 @@ OTHER_REQUESTS = frozenset(
         "goodbye",
         "thanks",
         "bot_identity",
+        "other_platform",
     }
 )
 # Below this the NLU is guessing: the message is taken as an answer (and refused if it is not one).

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -40,6 +40,24 @@ def places() -> Dict[str, Dict[str, str]]:
 
 def lexicon() -> Dict[str, Any]:
     return _load("lexicon")
+
+
+def platforms() -> Dict[str, Any]:
+    return _load("platforms")
+
+
+def platform_named(text: str, language: str = "zh") -> Tuple[str, str]:
+    """The other company's platform a message names (knowledge/platforms.yml), or "the other platform",
+    and the message without the platforms' names (so "微信视频号" does not name Douyin's WeChat account)."""
+    rest = (text or "").lower()
+    known = platforms()
+    named = None
+    for info in known["platforms"].values():
+        for alias in sorted((str(a).lower() for a in info["aliases"]), key=len, reverse=True):
+            if alias in rest:
+                named = named or localized(info, "name", language)
+                rest = rest.replace(alias, " " * len(alias))
+    return named or localized(known["other"], "name", language), rest
 
 
 def localized(entry: Dict[str, Any], field: str, language: str = "zh") -> Any:

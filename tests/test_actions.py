@@ -15,7 +15,12 @@ from actions.form_escape import CANCEL_INTENTS, OTHER_REQUESTS, ActionCancelTick
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
 from actions.session import ActionSessionStart
-from actions.smart_answer import ActionAnswerFollowUp, ActionAnswerTopic, ActionSuggestTopics
+from actions.smart_answer import (
+    ActionAnswerFollowUp,
+    ActionAnswerTopic,
+    ActionOtherPlatform,
+    ActionSuggestTopics,
+)
 from actions.tickets import (
     ActionCreateTicket,
     ActionQueryTicket,
@@ -121,7 +126,14 @@ def test_button_press_stores_the_topic_title_as_the_users_words() -> None:
     assert slot_events(events)["problem_text"] == knowledge.topic_title("throttling")
 
 
-def test_low_confidence_offers_the_closest_topics() -> None:
+ENGLISH = {"language": "en", "disclaimer_languages": ["en"]}
+
+
+def aspect_entity(value: str, confidence: float = 0.9) -> dict:
+    return {"entity": "aspect", "value": value, "confidence_entity": confidence}
+
+
+def test_low_confidence_asks_which_of_the_two_closest_cases() -> None:
     ranking = [
         {"name": "nlu_fallback", "confidence": 0.4},
         {"name": "greet", "confidence": 0.3},
@@ -130,8 +142,109 @@ def test_low_confidence_offers_the_closest_topics() -> None:
     ]
     tracker = make_tracker("nlu_fallback", "嗯那个", ranking=ranking)
     messages, _ = run_action(ActionSuggestTopics(), tracker)
+    assert messages[0]["text"] == "您是想问“作品限流”，还是“账号封禁/解封申诉”？"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/throttling", "/account_ban"]
+
+
+def test_the_two_case_question_keeps_the_aspect_asked_in_both_languages() -> None:
+    ranking = [
+        {"name": "account_ban", "confidence": 0.28},
+        {"name": "real_name_verification", "confidence": 0.25},
+    ]
+    entities = [aspect_entity("response", 0.95)]
+    tracker = make_tracker("nlu_fallback", "申诉要多久", ranking=ranking, entities=entities)
+    messages, _ = run_action(ActionSuggestTopics(), tracker)
+    assert messages[0]["text"] == "您是想问“账号封禁/解封申诉”多久有结果，还是“实名认证问题”多久有结果？"
     payloads = [b["payload"] for b in messages[0]["buttons"]]
-    assert payloads == ["/throttling", "/account_ban", "/request_human"]
+    assert payloads == ['/account_ban{"aspect": "response"}', '/real_name_verification{"aspect": "response"}']
+    english = make_tracker("nlu_fallback", "how long?", ENGLISH, entities, ranking=ranking)
+    messages, _ = run_action(ActionSuggestTopics(), english)
+    assert messages[0]["text"].startswith(
+        'Do you mean how long "Account ban / unban appeal" takes, or how long'
+    )
+
+
+def test_with_no_close_case_the_topics_are_listed() -> None:
+    ranking = [{"name": "greet", "confidence": 0.9}, {"name": "throttling", "confidence": 0.02}]
+    messages, _ = run_action(ActionSuggestTopics(), make_tracker("nlu_fallback", "嗯", ranking=ranking))
+    assert messages[0]["response"] == "utter_suggest_topics"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/throttling", "/request_human"]
+
+
+def test_one_close_case_is_answered_when_fairly_sure_else_asked() -> None:
+    ranking = [{"name": "report_content", "confidence": 0.47}, {"name": "out_of_scope", "confidence": 0.42}]
+    tracker = make_tracker("nlu_fallback", "I reported a seller, how long?", ENGLISH, ranking=ranking)
+    messages, events = run_action(ActionSuggestTopics(), tracker)
+    assert messages[0]["text"].startswith('(I took this as "Report content that breaks the rules"')
+    assert slot_events(events)["topic"] == "report_content"
+    ranking = [{"name": "throttling", "confidence": 0.21}, {"name": "affirm_solved", "confidence": 0.1}]
+    messages, _ = run_action(ActionSuggestTopics(), make_tracker("nlu_fallback", "限溜了", ranking=ranking))
+    assert messages[0]["text"] == "您是想问“作品限流”吗？"
+    assert [b["payload"] for b in messages[0]["buttons"]] == ["/throttling", "/request_human"]
+
+
+def test_an_answer_on_a_guess_says_which_case_it_assumed_and_offers_the_other() -> None:
+    ranking = [{"name": "overseas_user", "confidence": 0.42}, {"name": "account_ban", "confidence": 0.3}]
+    tracker = make_tracker("overseas_user", "banned while abroad", ENGLISH, ranking=ranking)
+    tracker.latest_message["intent"]["confidence"] = 0.42
+    messages, _ = run_action(ActionAnswerTopic(), tracker)
+    assert messages[0]["text"].startswith('(I took this as "Overseas / international users"')
+    assert {"title": "I meant: Account ban / unban appeal", "payload": "/account_ban"} in messages[0][
+        "buttons"
+    ]
+    sure, _ = run_action(ActionAnswerTopic(), make_tracker("overseas_user", "banned while abroad"))
+    assert not sure[0]["text"].startswith("（我按")
+
+
+def test_the_learned_aspect_is_answered_for_the_cases_own_channel() -> None:
+    tracker = make_tracker("account_ban", "申诉要几天才有结果", entities=[aspect_entity("response", 0.97)])
+    messages, _ = run_action(ActionAnswerTopic(), tracker)
+    assert messages[0]["text"] == "▸ 官方网站服务大厅 www.douyin.com：账号申诉/举报受理24小时内响应"
+    what_is = make_tracker("throttling", "抖音限流是什么现象", entities=[aspect_entity("none", 0.85)])
+    messages, _ = run_action(ActionAnswerTopic(), what_is)
+    assert messages[0]["text"].startswith("【作品限流】")  # the overview, not "是什么" read as a contact
+
+
+def test_the_human_agents_phone_number_is_the_hotline() -> None:
+    tracker = make_tracker("phone_hotline", "抖音人工客服电话是多少", entities=[aspect_entity("contact")])
+    messages, _ = run_action(ActionAnswerTopic(), tracker)
+    assert "400-992-2556" in messages[0]["text"] and "转接人工" not in messages[0]["text"]
+
+
+@pytest.mark.parametrize("language, path", [("zh", "反馈与帮助"), ("en", "Feedback and help")])
+def test_how_to_contact_at_all_names_the_app_the_hotline_and_the_mailbox(language, path) -> None:
+    tracker = make_tracker(
+        "contact_general", "how can I contact you", {"language": language, "disclaimer_languages": [language]}
+    )
+    tracker.latest_message["entities"] = [aspect_entity("contact", 0.8)]
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert path in text and "400-992-2556" in text and "feedback@douyin.com" in text
+    assert len(text.splitlines()) == 3
+
+
+def test_another_platform_is_named_and_only_douyins_own_channel_offered() -> None:
+    ranking = [
+        {"name": "other_platform", "confidence": 0.9},
+        {"name": "creator_earnings", "confidence": 0.05},
+    ]
+    tracker = make_tracker("other_platform", "快手创作者平台的客服怎么联系", ranking=ranking)
+    messages, _ = run_action(ActionOtherPlatform(), tracker)
+    text = messages[0]["text"]
+    assert "抖音客服的模拟器" in text and "快手" in text
+    assert "如果您问的是抖音自己的同类渠道" in text and "创作者平台" in text
+    assert messages[0]["buttons"] == [
+        {"title": "问抖音的“创作者收益提现/分成结算”", "payload": "/creator_earnings"}
+    ]
+    plain, _ = run_action(
+        ActionOtherPlatform(), make_tracker("other_platform", "小红书被限流了", ranking=ranking)
+    )
+    assert "小红书" in plain[0]["text"] and "同类渠道" not in plain[0]["text"]
+    channels, _ = run_action(
+        ActionOtherPlatform(), make_tracker("other_platform", "微信视频号的收益多久到账")
+    )
+    assert "微信视频号" in channels[0]["text"] and "抖音客服中心" not in channels[0]["text"]
+    english = make_tracker("other_platform", "bilibili support?", ENGLISH, ranking=ranking)
+    assert "Bilibili" in run_action(ActionOtherPlatform(), english)[0][0]["text"]
 
 
 def test_solved_asks_for_a_rating_and_the_rating_is_stored(database) -> None:

@@ -365,3 +365,44 @@ def test_an_appeal_offers_an_evidence_link_and_the_ticket_shows_what_arrived(bot
     created = bot.say(sender, "13800138000")
     assert number in joined(created)  # the case's ticket, completed by the form
     assert [b["title"] for m in created for b in m.get("buttons", []) if b.get("url")] == ["上传证据"]
+
+
+def test_an_appeal_asked_how_long_gets_the_appeals_own_response_time(bot: RunningBot) -> None:
+    reply = joined(bot.say(new_sender(), "抖音申诉要几天才有结果"))
+    assert "24小时" in reply and "即时答复" not in reply
+
+
+def test_the_human_agents_phone_number_is_the_hotline(bot: RunningBot) -> None:
+    reply = joined(bot.say(new_sender(), "抖音人工客服电话是多少"))
+    assert "400-992-2556" in reply
+
+
+@pytest.mark.parametrize(
+    "question, path",
+    [("How can I contact Douyin customer service?", "Feedback and help"), ("抖音客服怎么联系", "反馈与帮助")],
+)
+def test_how_to_contact_at_all_names_the_app_the_hotline_and_the_mailbox(
+    bot: RunningBot, question, path
+) -> None:
+    reply = joined(bot.say(new_sender(), question))
+    assert path in reply and "400-992-2556" in reply and "feedback@douyin.com" in reply
+
+
+def test_unsure_between_two_cases_asks_which_and_the_button_keeps_the_aspect(bot: RunningBot) -> None:
+    sender = new_sender()
+    asked = bot.say(sender, "抖音私信被限制是什么原因？多久解除？")
+    assert "您是想问" in joined(asked) and "还是" in joined(asked)
+    payloads = button_payloads(asked)
+    assert len(payloads) == 2 and all('"aspect": "response"' in p for p in payloads), payloads
+    chosen = next(p for p in payloads if p.startswith("/account_ban"))
+    assert "24小时" in joined(bot.say(sender, chosen))
+
+
+def test_another_platform_is_said_to_be_outside_this_simulator(bot: RunningBot) -> None:
+    reply = joined(bot.say(new_sender(), "小红书号被限流了怎么申诉"))
+    assert "小红书" in reply and "抖音客服的模拟器" in reply and "www.douyin.com" not in reply
+
+
+def test_real_name_verification_is_its_own_case(bot: RunningBot) -> None:
+    reply = joined(bot.say(new_sender(), "抖音实名了但是显示未认证怎么回事"))
+    assert "【实名认证问题】" in reply and "创作者中心" not in reply

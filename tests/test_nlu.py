@@ -101,3 +101,19 @@ def test_entities_from_the_spacy_rules(parse, text, entity, value) -> None:
 
 def test_traditional_and_full_width_text_is_understood(parse) -> None:
     assert top_intent(parse("ＫＦ電話號碼係幾多")) == top_intent(parse("kf电话号码是多少"))
+
+
+@pytest.mark.parametrize(
+    "text, aspect",
+    [("客服热线几点能打通", "hours"), ("打客服电话扣话费吗", "cost"), ("抖音限流是什么现象", "none")],
+)
+def test_the_model_puts_the_aspect_asked_on_the_message(parse, text, aspect) -> None:
+    found = [e for e in parse(text)["entities"] if e["entity"] == "aspect"]
+    assert [e["value"] for e in found] == [aspect]
+    ranking = found[0]["additional_info"]["ranking"]
+    assert ranking[0] == {"name": aspect, "confidence": found[0]["confidence_entity"]}
+
+
+def test_a_buttons_aspect_comes_from_its_payload(parse) -> None:
+    entities = parse('/account_ban{"aspect": "response"}')["entities"]
+    assert [(e["entity"], e["value"]) for e in entities] == [("aspect", "response")]
