@@ -47,8 +47,15 @@ def cases() -> List[Dict]:
     return yaml.safe_load(REAL_STYLE.read_text("utf-8"))["cases"]
 
 
+# Topics the bot gained after the set was collected: the set has no cases for them (it is not extended
+# by whoever writes the training data), so they are measured elsewhere and named here.
+TOPICS_AFTER_THE_SET = {"real_name_verification"}
+
+
 def knowledge_topics() -> List[str]:
-    return list(yaml.safe_load(KNOWLEDGE[1].read_text("utf-8"))["topics"])
+    """The topics the set covers: every topic of knowledge/topics.yml but those added after it."""
+    topics = yaml.safe_load(KNOWLEDGE[1].read_text("utf-8"))["topics"]
+    return [topic for topic in topics if topic not in TOPICS_AFTER_THE_SET]
 
 
 def response_texts(*names: str) -> set:
