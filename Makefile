@@ -13,7 +13,7 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean evidence-purge \
-	agent-add agent-disable agent-role agent-list migrate backup restore
+	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -23,6 +23,9 @@ help:
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
 	@echo "make simulate         play a simulated day of users (var/simulation/); GOALS=tests/data/real_style_holdout.yml: real wording"
 	@echo "make report           results/report.html with charts, from the simulation's stores"
+	@echo "make review-misses    the bot's misses in the tracker store (TRACKER_DB=sqlite:///var/simulation/tracker.db)"
+	@echo "make review-export    the supervisors' labels (page /review) into data/nlu/reviewed.yml"
+	@echo "make review-check     how the trained model reads every reviewed example (before and after make train)"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
 	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3] [ROLE=supervisor]   add a human agent (asks the password)"
@@ -137,6 +140,19 @@ simulate: $(MODEL)
 # ANSWER_TARGET: seconds within which an agent should answer (service level; default 60).
 report:
 	$(BIN)/python scripts/report.py $(if $(ANSWER_TARGET),--answer-target $(call agent_quote,$(ANSWER_TARGET)))
+
+# The review loop (review/, README "Reviewing the misses"): the misses the page /review lists, the
+# supervisors' labels into data/nlu/reviewed.yml (make train reads it with data/nlu/), and how the model
+# reads each reviewed example (run before and after make train; make test fails on one read wrongly).
+TRACKER_DB ?= sqlite:///var/rasa_tracker.db
+review-misses:
+	$(BIN)/python -m review misses --tracker-db $(call agent_quote,$(TRACKER_DB))
+
+review-export:
+	$(BIN)/python -m review export
+
+review-check:
+	$(BIN)/python -m review check
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
