@@ -1,6 +1,7 @@
 """The review page's API (/webhooks/review/...), for supervisors only: the bot's misses from the tracker
-store (review/misses.py), shown with personal data replaced (review/scrub.py) and the conversation
-around them masked (agents/masking.py), and the supervisors' claims and decisions (review/labels.py).
+store (review/misses.py), shown with personal data replaced by placeholders (review/scrub.py), as are
+the bot's answer and the conversation around them, and the supervisors' claims and decisions
+(review/labels.py).
 
 The same log-in as the agent console (agents/accounts.py: a bearer token); an account without the
 supervisor role gets 403 for every request (agents/roles.py). Reading the misses needs Rasa's SQL
@@ -20,11 +21,11 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from actions import knowledge
-from agents import accounts, masking, roles
+from agents import accounts, roles
 from channels import web_origin
 from review import datasets, labels
 from review.misses import REASON_TITLES, REASONS, Miss, find_miss, find_misses, since_days
-from review.scrub import published_contacts, scrub
+from review.scrub import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,6 @@ def _number(raw: Optional[str], default: int, largest: int) -> int:
     if not 0 < value <= largest:
         raise ValueError(f"must be between 1 and {largest}")
     return value
-
-
-def _masked(text: str) -> str:
-    return masking.mask(text, published_contacts())
 
 
 def tracker_engine(rasa_agent: Any) -> Optional[sa.engine.Engine]:
@@ -86,9 +83,9 @@ def miss_json(miss: Miss, state: Optional[labels.Label], username: str, count: i
         "guess": _titled(guess) if guess else None,
         "chosen": miss.chosen,
         "topic": _titled(miss.topic) if miss.topic else None,
-        "answer": [_masked(line) for line in miss.answer],
-        "before": [{"from": who, "text": _masked(line)} for who, line in miss.before],
-        "after": [{"from": who, "text": _masked(line)} for who, line in miss.after],
+        "answer": [scrub(line) for line in miss.answer],
+        "before": [{"from": who, "text": scrub(line)} for who, line in miss.before],
+        "after": [{"from": who, "text": scrub(line)} for who, line in miss.after],
         "held_out": datasets.held_out_in(text),
         "claimed_by": state.claimed_by if state is not None else None,
         "mine": state is not None and state.claimed_by == username,

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
+import io
+import logging
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import List, Optional
@@ -48,19 +52,31 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def load_quietly(model: Path):
+    """Rasa's agent for `model`, without the libraries' import warnings and debug lines (an error still
+    shows: it is raised once the output is back)."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        import jieba
+        from rasa.core.agent import Agent  # slow to import: only for this command
+        from rasa.utils.log_utils import configure_structlog
+
+        configure_structlog(logging.WARNING)  # no debug line per parsed message
+        jieba.setLogLevel(logging.WARNING)
+        return Agent.load(str(model))
+
+
 def run_check(args: argparse.Namespace) -> int:
     entries = export.read_entries(args.data)
     if not entries:
         print(f"{args.data} holds no reviewed examples yet.")
         return 0
-    from rasa.core.agent import Agent  # slow to import: only for this command
-
-    agent = Agent.load(str(args.model))
+    agent = load_quietly(args.model)
     readings = check.read_all(entries, lambda text: asyncio.run(agent.parse_message(text)))
     model = hashlib.sha256(args.model.read_bytes()).hexdigest()[:16]
     print(check.table(readings, check.previous(model)))
     check.save(model, readings)
-    return 0 if all(found.right for found in readings) else 1
+    return 1 if args.strict and not all(found.right for found in readings) else 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -78,6 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     checked = commands.add_parser("check", help="how the trained model reads every reviewed example")
     checked.add_argument("--model", type=Path, default=MODEL)
     checked.add_argument("--data", type=Path, default=datasets.REVIEWED)
+    checked.add_argument("--strict", action="store_true", help="exit 1 if one is read wrongly")
     checked.set_defaults(run=run_check)
     args = parser.parse_args(argv)
     return args.run(args)

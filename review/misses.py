@@ -8,7 +8,7 @@ A message is a miss when:
   `action_suggest_topics`) or the dialogue fell back (`action_default_fallback`);
 - `out_of_scope`: it was read as outside Douyin's service;
 - `low_confidence`: the intent was read with a confidence under LOW_CONFIDENCE;
-- `unsolved`: the user said 没解决 right after its answer;
+- `unsolved`: the user said 没解决 right after its answer (whatever the message was read as);
 - `human`: the user asked for a human right after its answer;
 - `rephrased`: the user's next message asks the same again (the same text, the same intent and
   aspect, or a text that shares most of its character pairs);
@@ -46,6 +46,8 @@ CONTROL_INTENTS = {
     "affirm_solved", "deny_unsolved", "request_human", "rate", "decline", "cancel", "leave_queue",
     "ask_queue_position", "greet", "goodbye", "thanks", "create_ticket", "query_ticket", "more_channels",
 }  # fmt: skip
+# What the user says about an answer (没解决 after 没解决 is no miss of the first).
+VERDICTS = {"affirm_solved", "deny_unsolved", "request_human", "rate"}
 REASONS = ("fallback", "out_of_scope", "low_confidence", "unsolved", "human", "rephrased", "agent")
 REASON_TITLES = {
     "fallback": "没听懂（猜您想问）",
@@ -234,10 +236,12 @@ def _conversation_misses(sender_id: str, rows: Sequence[Any]) -> List[Miss]:
         elif not fallback and turn.confidence is not None and turn.confidence < LOW_CONFIDENCE:
             flag(index, "low_confidence")
         following = turns[index + 1] if index + 1 < len(turns) else None
-        if not (turn.question and turn.answer and following) or turn.paused_after:
+        if not (turn.answer and following) or turn.paused_after:
             continue
-        if following.intent == "deny_unsolved":
-            flag(index, "unsolved")
+        if following.intent == "deny_unsolved" and turn.intent not in VERDICTS:
+            flag(index, "unsolved")  # whatever it was read as ("查询工单"): the answer did not solve it
+        elif not turn.question:
+            continue
         elif following.intent == "request_human":
             flag(index, "human")
         elif following.question and _same_question(turn, following):

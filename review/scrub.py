@@ -30,9 +30,11 @@ PLACEHOLDERS = {
     "account": "<账号>",
     "number": "<号码>",
 }
-# An account name after its keyword: "抖音号是 test_user_01", "UID: 123456", "QQ 10001", "微信号 wx_abc".
+# An account name after its keyword: "抖音号是 test_user_01", "UID: 123456", "QQ 10001", "微信号 wx_abc". A
+# name has a digit, "_" or "." in it, or is six characters or more: "账号abc被封" names nothing.
 _SEPARATOR = r"\s*(?:是|为|:|：|=|\bis\b)?\s*"
-_NAME = r"(?P<name>[A-Za-z0-9_.\-]{3,64})(?![A-Za-z0-9_.\-])"
+_NAME_CHARS = r"[A-Za-z0-9_.\-]"
+_NAME = rf"(?P<name>(?={_NAME_CHARS}*[0-9_.]){_NAME_CHARS}{{3,64}}|{_NAME_CHARS}{{6,64}})(?!{_NAME_CHARS})"
 DOUYIN_ID = re.compile(
     r"(?P<key>抖音号|抖音\s*id|抖音账号|抖音帐号|dy号|douyin\s*id|uid|账号|帐号|用户名|username|\bid\b)"
     + _SEPARATOR
@@ -41,11 +43,6 @@ DOUYIN_ID = re.compile(
 )
 OTHER_ACCOUNT = re.compile(r"(?P<key>qq号?|微信号?|wechat|vx|wx)" + _SEPARATOR + _NAME, re.IGNORECASE)
 LONG_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{7,}(?![0-9A-Za-z])")
-
-
-def _looks_like_a_name(name: str) -> bool:
-    """An account name has a digit, "_" or "." in it, or is long: "账号abc被封" names nothing."""
-    return bool(re.search(r"[0-9_.]", name)) or len(name) >= 6
 
 
 @lru_cache(maxsize=1)
@@ -63,8 +60,6 @@ def scrub(text: str, keep: Optional[Iterable[str]] = None) -> str:
 
     def account(kind: str):
         def replace(match: re.Match) -> str:
-            if not _looks_like_a_name(match.group("name")):
-                return match.group(0)
             return match.group(0)[: match.start("name") - match.start()] + PLACEHOLDERS[kind]
 
         return replace
