@@ -11,13 +11,14 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
+.PHONY: help install venv web system spacy train test test-slow lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean evidence-purge \
 	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
 	@echo "make test             ruff, rasa data validate, pytest, NLU evaluation, story tests"
+	@echo "make test-slow        the tests that train a model (the review loop's retraining)"
 	@echo "make shell            chat in the terminal (starts the action server too)"
 	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
@@ -98,10 +99,14 @@ validate: venv
 	$(BIN)/rasa data validate --fail-on-warnings
 
 # Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
-# worker (--dist loadfile), so its running bot is started once.
+# worker (--dist loadfile), so its running bot is started once. Tests that train a model are marked
+# slow and run by make test-slow (tests/test_review_loop.py: the review loop's retraining, ~1.5 min).
 PYTEST_WORKERS ?= 3
 pytest: $(MODEL)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+
+test-slow: $(MODEL)
+	$(BIN)/python -m pytest -m slow tests/test_review_loop.py
 
 # Intent report and confusion matrix on the held-out file (pytest asserts the accuracy).
 test-nlu: $(MODEL)
