@@ -22,7 +22,7 @@ from sanic.response import HTTPResponse
 
 from actions import knowledge
 from agents import accounts, roles
-from channels import web_origin
+from channels import door, web_origin
 from review import datasets, labels
 from review.misses import REASON_TITLES, REASONS, Miss, find_miss, find_misses, since_days
 from review.scrub import scrub
@@ -134,6 +134,9 @@ class ReviewInput(InputChannel):
         async def supervisors_only(request: Request) -> Optional[HTTPResponse]:
             if request.method == "OPTIONS":
                 return None
+            wait = door.door().console_wait(door.client_address(request), False)
+            if wait:  # the console's limit per address, before any session lookup (channels/door.py)
+                return _error(429, f"请求太频繁，请{wait}秒后再试", retry_after=wait)
             given = _bearer(request)
             agent = accounts.session_agent(given) if given else None
             if agent is None:

@@ -241,6 +241,7 @@ async function openEditor(card, miss) {
   form.hidden = false;
   const intent = form.querySelector(".intent");
   intent.value = miss.guess ? titleOf(options.intentsByName[miss.guess.name]) : "";
+  intent.dispatchEvent(new Event("input")); // the aspect list follows the intent shown
   intent.focus();
   intent.select();
   announce(`正在标注「${miss.text}」：选择正确的意图和方面`);
@@ -250,7 +251,13 @@ async function closeEditor(card, miss, release) {
   card.querySelector(".editor").hidden = true;
   card.querySelector(".actions").hidden = false;
   card.querySelector(".correct").focus();
-  if (release) await call(`/misses/${miss.event_id}/release`, { method: "POST", body: "{}" }).catch(report);
+  if (!release) return;
+  try {
+    await call(`/misses/${miss.event_id}/release`, { method: "POST", body: "{}" });
+    announce(`已取消标注「${miss.text}」，其他主管可以处理它`);
+  } catch (error) {
+    report(error);
+  }
 }
 
 async function decide(card, miss, body) {
