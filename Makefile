@@ -100,13 +100,14 @@ validate: venv
 
 # Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
 # worker (--dist loadfile), so its running bot is started once. Tests that train a model are marked
-# slow and run by make test-slow (tests/test_review_loop.py: the review loop's retraining, ~1.5 min).
+# slow and run by make test-slow (tests/test_review_loop.py whole: the labels its other tests make are
+# exported, a model is trained with them and served, ~2 min).
 PYTEST_WORKERS ?= 3
 pytest: $(MODEL)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
 
 test-slow: $(MODEL)
-	$(BIN)/python -m pytest -m slow tests/test_review_loop.py
+	$(BIN)/python -m pytest tests/test_review_loop.py
 
 # Intent report and confusion matrix on the held-out file (pytest asserts the accuracy).
 test-nlu: $(MODEL)

@@ -389,7 +389,8 @@ def test_a_model_retrained_with_them_understands_those_messages(
     """Slow (trains a model): data/ with the exported reviewed.yml, trained, served; each labelled
     message, as typed with its personal data, is then read as labelled and answered for its case."""
     reviewed = tmp_path_factory.getbasetemp() / "review-data" / "reviewed.yml"
-    assert reviewed.exists(), "runs after the export test"
+    if not reviewed.exists():
+        pytest.skip("needs the labels and the export of this module's other tests: make test-slow")
     work = tmp_path_factory.mktemp("retrained")
     shutil.copytree(ROOT / "data", work / "data")
     shutil.copy(reviewed, work / "data" / "nlu" / "reviewed.yml")
