@@ -1,6 +1,7 @@
-"""The review loop's figures for the report: the bot's misses per day and per reason (review/misses.py, read
-from the tracker store), and how many of them a supervisor has reviewed (review/labels.py, the service
-database's review_labels; a database from before that table counts none)."""
+"""The review loop's figures for the report: the bot's misses per day and reason, and how many were reviewed.
+
+The misses come from the tracker store (review/misses.py), the decisions from the service database's
+review_labels (review/labels.py; a database from before that table counts none)."""
 
 from __future__ import annotations
 

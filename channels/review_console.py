@@ -1,7 +1,8 @@
-"""The review page's API (/webhooks/review/...), for supervisors only: the bot's misses from the tracker
-store (review/misses.py), shown with personal data replaced by placeholders (review/scrub.py), as are
-the bot's answer and the conversation around them, and the supervisors' claims and decisions
-(review/labels.py).
+"""The review page's API (/webhooks/review/...), for supervisors only.
+
+The bot's misses from the tracker store (review/misses.py), shown with personal data replaced by
+placeholders (review/scrub.py), as are the bot's answer and the conversation around them, and the
+supervisors' claims and decisions (review/labels.py).
 
 The same log-in as the agent console (agents/accounts.py: a bearer token); an account without the
 supervisor role gets 403 for every request (agents/roles.py). Reading the misses needs Rasa's SQL

@@ -1,5 +1,6 @@
-"""The review loop's commands: `python -m review misses | export | check` (make review-misses,
-make review-export, make review-check)."""
+"""The review loop's commands: `python -m review misses | export | check`.
+
+make review-misses, make review-export and make review-check run them."""
 
 from __future__ import annotations
 

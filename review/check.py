@@ -1,5 +1,7 @@
-"""How a trained model reads every reviewed example (data/nlu/reviewed.yml): `make review-check` prints it,
-before and after a retraining, and tests/test_nlu.py fails when one is read wrongly.
+"""How a trained model reads every reviewed example of data/nlu/reviewed.yml.
+
+`make review-check` prints it, before and after a retraining, and tests/test_nlu.py fails when one is
+read wrongly.
 
 A reading is right when the intent is the label's (a fallback is wrong: the user would still get "did
 you mean" buttons) and, where the model puts an `aspect` entity on messages, the aspect is the label's

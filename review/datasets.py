@@ -1,5 +1,6 @@
-"""What the training data and the held-out test sets already hold, for the review loop's two guards: a
-reviewed example must not contradict a training example (the same text under another intent), and no
+"""What the training data and the held-out test sets already hold, for the review loop's two guards.
+
+A reviewed example must not contradict a training example (the same text under another intent), and no
 sentence of a held-out set (tests/nlu_holdout.yml, tests/data/*.yml) may ever become training data, or
 the figures measured on it would mean nothing.
 

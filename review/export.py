@@ -1,5 +1,6 @@
-"""Writes the supervisors' labels to data/nlu/reviewed.yml, the training examples `make train` reads with
-the rest of data/nlu/ (`make review-export`).
+"""Writes the supervisors' labels to data/nlu/reviewed.yml (`make review-export`).
+
+`make train` reads the file with the rest of data/nlu/.
 
 One block per message, in the format of the aspect-labelled data (`metadata: {aspect: …}` for topics
 and follow-ups, so that components/aspect_classifier.py learns the aspect once it is in the pipeline),

@@ -1,6 +1,8 @@
-"""The supervisors' decisions on the misses, in the service database (review/schema.py): a claim while
-one of them looks for the right intent, then one decision per message text — accept the bot's guess,
-correct it (intent and aspect), out of scope, or skip.
+"""The supervisors' claims and decisions on the misses, one decision per message text.
+
+Stored in the service database (review/schema.py): a claim while a supervisor looks for the right
+intent, then one decision — accept the bot's guess, correct it (intent and aspect), out of scope, or
+skip.
 
 Several supervisors work at once without deciding one text twice: `text_key` is unique, so the first
 INSERT wins, and a claim or a decision over an existing row is one conditional UPDATE (still claimed,

@@ -1,6 +1,7 @@
-"""Finds the bot's misses in the tracker store (Rasa's `events` table, SQLite or PostgreSQL): the user
-messages it did not understand or answer well, each with its reasons, the conversation around it, the
-intent, aspect and confidence it used, and the answer it gave.
+"""Finds the bot's misses in the tracker store (Rasa's `events` table, SQLite or PostgreSQL).
+
+The misses are the user messages it did not understand or answer well, each with its reasons, the
+conversation around it, the intent, aspect and confidence it used, and the answer it gave.
 
 A message is a miss when:
 
