@@ -11,18 +11,22 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: help install venv web system spacy train test lint format validate test-nlu test-stories pytest \
+.PHONY: help install venv web system spacy train test test-slow lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench simulate report lock clean evidence-purge \
-	agent-add agent-disable agent-role agent-list migrate backup restore
+	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
 	@echo "make test             ruff, rasa data validate, pytest, NLU evaluation, story tests"
+	@echo "make test-slow        the tests that train a model (the review loop's retraining)"
 	@echo "make shell            chat in the terminal (starts the action server too)"
 	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
 	@echo "make simulate         play a simulated day of users (var/simulation/); GOALS=tests/data/real_style_holdout.yml: real wording"
 	@echo "make report           results/report.html with charts, from the simulation's stores"
+	@echo "make review-misses    the bot's misses in the tracker store (TRACKER_DB=sqlite:///var/simulation/tracker.db)"
+	@echo "make review-export    the supervisors' labels (page /review) into data/nlu/reviewed.yml"
+	@echo "make review-check     how the trained model reads every reviewed example (before and after make train)"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
 	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3] [ROLE=supervisor]   add a human agent (asks the password)"
@@ -95,10 +99,15 @@ validate: venv
 	$(BIN)/rasa data validate --fail-on-warnings
 
 # Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
-# worker (--dist loadfile), so its running bot is started once.
+# worker (--dist loadfile), so its running bot is started once. Tests that train a model are marked
+# slow and run by make test-slow (tests/test_review_loop.py whole: the labels its other tests make are
+# exported, a model is trained with them and served, ~2 min).
 PYTEST_WORKERS ?= 3
 pytest: $(MODEL)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow"
+
+test-slow: $(MODEL)
+	$(BIN)/python -m pytest tests/test_review_loop.py
 
 # Intent report and confusion matrix on the held-out file (pytest asserts the accuracy).
 test-nlu: $(MODEL)
@@ -137,6 +146,19 @@ simulate: $(MODEL)
 # ANSWER_TARGET: seconds within which an agent should answer (service level; default 60).
 report:
 	$(BIN)/python scripts/report.py $(if $(ANSWER_TARGET),--answer-target $(call agent_quote,$(ANSWER_TARGET)))
+
+# The review loop (review/, README "Reviewing the misses"): the misses the page /review lists, the
+# supervisors' labels into data/nlu/reviewed.yml (make train reads it with data/nlu/), and how the model
+# reads each reviewed example (run before and after make train; make test fails on one read wrongly).
+TRACKER_DB ?= sqlite:///var/rasa_tracker.db
+review-misses:
+	$(BIN)/python -m review misses --tracker-db $(call agent_quote,$(TRACKER_DB))
+
+review-export:
+	$(BIN)/python -m review export
+
+review-check:
+	$(BIN)/python -m review check
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)

@@ -2,6 +2,7 @@
 service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), the per-agent
 figures of analytics/agents.py (CSAT, first response and handling times), the queue's service levels
 (analytics/service_levels.py: waits before an agent answered, share within a target, abandonment),
+the bot's misses per day and reason and how many a supervisor reviewed (analytics/review.py),
 plus, for a simulated day, what became of each simulated user's need (goals.json, written by
 scripts/simulate.py beside the SQLite stores).
 
@@ -27,6 +28,7 @@ from sqlalchemy.engine import make_url
 from actions import knowledge, store
 from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
 from analytics.agents import agent_figures
+from analytics.review import review_figures
 from analytics.service_levels import DEFAULT_ABANDON_AFTER_SECONDS, DEFAULT_TARGET_SECONDS, service_levels
 
 LOW_CONFIDENCE = 0.5
@@ -216,4 +218,5 @@ def compute(
         "agents": agent_figures(service_url),
         "service_levels": service_levels(service_url, answer_target, abandon_after),
         "low_confidence_messages": sorted({text for c in conversations for text in c.low_confidence}),
+        "misses": review_figures(tracker_url, service_url),
     }

@@ -10,6 +10,7 @@ from alembic import context
 import migrations
 from actions import store
 from agents import schema
+from review import schema as review_schema
 
 config = context.config
 if config.config_file_name:  # the `alembic` command (alembic.ini); never inside a server
@@ -18,7 +19,7 @@ if config.config_file_name:  # the `alembic` command (alembic.ini); never inside
 url = config.attributes.get("url") or store.database_url()
 sqlite = url.startswith("sqlite")
 # What `alembic revision --autogenerate` and tests/test_migrations.py compare the database with.
-target_metadata = [store.metadata, schema.metadata]
+target_metadata = [store.metadata, schema.metadata, review_schema.metadata]
 
 if context.is_offline_mode():  # `alembic upgrade --sql`: the statements, for a DBA to run
     context.configure(url=url, target_metadata=target_metadata, literal_binds=True, render_as_batch=sqlite)

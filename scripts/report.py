@@ -13,6 +13,9 @@ response time and handling time (median and p90), as a table; a line when there 
 The queue's service levels (analytics/service_levels.py, "service_levels" in report.json): the mean
 and 90th-percentile wait before an agent answered, the share answered within --answer-target seconds
 (60), and the abandonment rate (--abandon-minutes, 30), overall, per hour and per agent.
+
+The bot's misses (analytics/review.py, "misses" in report.json): per day and per reason, and how many
+of them (distinct texts) a supervisor has reviewed on the review page.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analytics.charts import draw_all  # noqa: E402
 from analytics.figures import compute  # noqa: E402
+from review.labels import DECISIONS  # noqa: E402
+from review.misses import REASON_TITLES, REASONS  # noqa: E402
 from scripts.simulate import SIMULATION_DIR  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,6 +168,36 @@ def service_levels_section(levels: Dict) -> str:
     )
 
 
+DECISION_TITLES = {
+    "accept": "采纳机器人的理解",
+    "correct": "改标",
+    "out_of_scope": "标为无关",
+    "skip": "跳过",
+}
+
+
+def misses_section(misses: Dict) -> str:
+    """The bot's misses per day and reason, and how many of them were reviewed (analytics/review.py)."""
+    if not misses["total"]:
+        return '<p id="misses-empty">没有未答好的消息。</p>'
+    decided = "，".join(f"{DECISION_TITLES[d]} {misses['by_decision'][d]}" for d in DECISIONS)
+    line = (
+        f"未答好的消息 {misses['total']} 条（{misses['texts']} 句不同的话）；"
+        f"主管已复核 {misses['reviewed']} 句（{decided}），待复核 {misses['pending']} 句。"
+    )
+    columns = ("日期（北京时间）", *(REASON_TITLES[reason] for reason in REASONS), "合计")
+    days = [
+        (f'data-day="{day}"', [day, *(counts[reason] for reason in REASONS), counts["total"]])
+        for day, counts in misses["by_day"].items()
+    ]
+    return (
+        f'<p id="misses-summary">{html.escape(line)}</p>'
+        + table("misses-by-day", columns, days)
+        + '<p class="note">每条消息计入它的第一个原因（顺序同表头）。'
+        "复核页面：/review（仅主管）；标注写入 data/nlu/reviewed.yml（make review-export）。</p>"
+    )
+
+
 def render(figures: Dict, charts: List[Tuple[str, bytes]]) -> str:
     images = "\n".join(
         f"<figure><figcaption>{html.escape(title)}</figcaption>"
@@ -204,6 +239,7 @@ th:first-child,td:first-child{{text-align:left}}</style></head>
 <h2>人工坐席</h2>{agents_section(figures.get("agents", []))}
 <p class="note">首次响应：会话进入排队到坐席第一条回复（计入首先回复的坐席）；处理时长：首次接入到结束会话
 （转交的会话计入结束它的坐席）；满意度：用户对人工服务的1-5分评价的均分。</p>
+<h2>未答好的消息（每天，按原因）</h2>{misses_section(figures["misses"])}
 <h2>低置信度消息（可补充进训练数据）</h2><ul id="low-confidence">{low}</ul>
 </body></html>"""
 

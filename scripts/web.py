@@ -1,5 +1,5 @@
-"""Serves the web page with the chat widget (/) and the agent console (/agent) from web/, and the
-evidence upload page with its API (/evidence/..., evidence/http.py).
+"""Serves the web page with the chat widget (/), the agent console (/agent) and the supervisors' review
+page (/review) from web/, and the evidence upload page with its API (/evidence/..., evidence/http.py).
 
 Everything is local: the widget is rasa-webchat's bundle from web/vendor/node_modules (make install).
 The pages talk to the Rasa server on the same host at --rasa-port (socketio and the console API).
@@ -32,6 +32,7 @@ PAGES = {
     "/": WEB / "index.html",
     "/index.html": WEB / "index.html",
     "/agent": WEB / "agent.html",
+    "/review": WEB / "review.html",
     "/vendor/webchat.js": WEB / "vendor" / "node_modules" / "rasa-webchat" / "lib" / "index.js",
 }
 STATIC = WEB / "static"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import requests
 
@@ -19,10 +19,18 @@ AGENT_PASSWORD = "correct-horse-battery"
 class RunningBot:
     """Action server, Rasa server (REST, socketio, agent console) and, on request, the web page."""
 
-    def __init__(self, workdir: Path, agent_token: str = "test-agent-token"):
-        if not MODEL.exists():
-            raise FileNotFoundError(f"{MODEL} is missing: run `make train` first")
+    def __init__(
+        self,
+        workdir: Path,
+        agent_token: str = "test-agent-token",
+        model: Path = MODEL,
+        env: Optional[Dict[str, str]] = None,
+    ):
+        """`model`: another trained model; `env`: more variables for every server (e.g. a clock file)."""
+        if not model.exists():
+            raise FileNotFoundError(f"{model} is missing: run `make train` first")
         self.workdir = workdir
+        self.env = dict(env or {})
         self.agent_token = agent_token
         self.database_url = f"sqlite:///{workdir / 'service.db'}"
         self.action_port, self.rasa_port, self.web_port = free_port(), free_port(), free_port()
@@ -41,8 +49,9 @@ class RunningBot:
             "CS_DATABASE_URL": self.database_url,
             "CS_AGENT_TOKEN": agent_token,
             "CS_WEB_ORIGIN": f"http://localhost:{self.web_port}",
+            **self.env,
         }
-        self.rasa = rasa_server(MODEL, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
+        self.rasa = rasa_server(model, self.rasa_port, endpoints, workdir / "rasa.log", self.rasa_env)
 
     def start(self, sim_now: str, web: bool = False) -> RunningBot:
         self.rasa.env["CS_SIM_NOW"] = sim_now
@@ -59,6 +68,7 @@ class RunningBot:
                 "CS_DATABASE_URL": self.database_url,
                 "CS_AGENT_TOKEN": self.agent_token,
                 "CS_EVIDENCE_DIR": str(self.evidence_dir),
+                **self.env,
             }
             log = self.workdir / "web.log"
             self.web = web_server(self.web_port, self.rasa_port, log, env).start(60)
@@ -69,7 +79,7 @@ class RunningBot:
         """(Re)starts the action server with the simulated clock at `sim_now` (ISO 8601)."""
         if self.actions:
             self.actions.stop()
-        env = {"CS_SIM_NOW": sim_now, "CS_DATABASE_URL": self.database_url, **self.evidence_env}
+        env = {"CS_SIM_NOW": sim_now, "CS_DATABASE_URL": self.database_url, **self.evidence_env, **self.env}
         self.actions = action_server(self.action_port, self.workdir / "actions.log", env).start()
 
     def stop(self) -> None:

@@ -22,12 +22,17 @@ from alembic.runtime.migration import MigrationContext
 import migrations
 from actions import store
 from agents import accounts, schema
+from review import schema as review_schema
 from scripts import backup
 from tests import postgres
 from tests.conftest import ROOT
 
 LEGACY = ROOT / "tests" / "data" / "schema_before_migrations"
-TABLES = [*store.metadata.sorted_tables, *schema.metadata.sorted_tables]
+TABLES = [
+    *store.metadata.sorted_tables,
+    *schema.metadata.sorted_tables,
+    *review_schema.metadata.sorted_tables,
+]
 ROWS = 12  # per table
 
 
@@ -146,7 +151,7 @@ def differences(url: str) -> list:
     """What the database's schema lacks or has beyond the code's tables (alembic's own comparison)."""
     with engine(url).connect() as connection:
         context = MigrationContext.configure(connection)
-        return compare_metadata(context, [store.metadata, schema.metadata])
+        return compare_metadata(context, [store.metadata, schema.metadata, review_schema.metadata])
 
 
 def version(url: str) -> tuple:

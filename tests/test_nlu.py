@@ -99,6 +99,16 @@ def test_entities_from_the_spacy_rules(parse, text, entity, value) -> None:
     assert (entity, value) in found
 
 
+def test_reviewed_examples_are_read_as_labelled(parse) -> None:
+    """data/nlu/reviewed.yml (the review loop, review/): the trained model reads every reviewed message
+    as its supervisor labelled it: the intent, not a fallback, and the aspect where the model reads one."""
+    from review import check, datasets, export
+
+    readings = check.read_all(export.read_entries(datasets.REVIEWED), parse)
+    wrong = [found for found in readings if not found.right]
+    assert not wrong, "read wrongly (make review-check):\n" + check.table(wrong)
+
+
 def test_traditional_and_full_width_text_is_understood(parse) -> None:
     assert top_intent(parse("ＫＦ電話號碼係幾多")) == top_intent(parse("kf电话号码是多少"))
 

@@ -62,6 +62,7 @@ function loggedIn(agent) {
   $("agent-role").textContent = agent.role === "supervisor" ? "（主管）" : "";
   $("max-chats").textContent = agent.max_chats;
   $("audit-pane").hidden = agent.role !== "supervisor";
+  $("review-link").hidden = agent.role !== "supervisor"; // the review page (web/review.html), same log-in
   show("");
 }
 
@@ -75,6 +76,7 @@ function loggedOut(message = "") {
   $("queue-pane").hidden = true;
   $("conversation-pane").hidden = true;
   $("audit-pane").hidden = true;
+  $("review-link").hidden = true;
   show(message);
 }
 
