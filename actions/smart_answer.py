@@ -21,6 +21,7 @@ from actions.answers import (
     topic_answer,
 )
 from actions.aspects import NO_ASPECT, Question, learned_aspect, named_channels, read_question
+from actions.elder import is_elder, one_fact
 from actions.evidence_offer import offer_evidence
 from actions.handoff import transfer_to_human
 from actions.language import conversation_language, disclaim_once
@@ -106,9 +107,13 @@ def send(
     language: str,
     shown_before: Optional[List[str]] = None,
     extra_buttons: Optional[List[Dict[str, str]]] = None,
+    elder: bool = False,
 ) -> List[EventType]:
     """The answer, with an "其他渠道" button when the case has channels it did not name. The channels
-    named so far in the case are remembered, so "其他渠道" shows only the others."""
+    named so far in the case are remembered, so "其他渠道" shows only the others. In the elder mode, one
+    fact at a time (actions/elder.py)."""
+    if elder:
+        answer = one_fact(answer, language)
     buttons = [{"title": words(language)["more_button"], "payload": MORE_PAYLOAD}] if answer.more else []
     dispatcher.utter_message(text=answer.text, buttons=buttons + (extra_buttons or []))
     shown = list(dict.fromkeys([*(shown_before or []), *answer.shown]))
@@ -150,7 +155,7 @@ def answer_if_clear(
         return None
     topic = case if has_case else GENERAL_TOPIC
     answer = answer_for(tracker, topic, question, language, follow_up=True)
-    return send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
+    return send(dispatcher, answer, language, tracker.get_slot("shown_channels"), elder=is_elder(tracker))
 
 
 def transfer_described(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
@@ -193,7 +198,9 @@ def answer_topic(
     if follow_up and knowledge.topic(case) is not None and case != topic:
         # "电话呢" / "要多久" during another case: answered for that case, which stays.
         answer = answer_for(tracker, case, follow_up_of(question, follow_up), language, follow_up=True)
-        return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
+        return events + send(
+            dispatcher, answer, language, tracker.get_slot("shown_channels"), elder=is_elder(tracker)
+        )
 
     words_ = users_words(tracker, topic)
     in_ticket_form = (tracker.active_loop or {}).get("name") == form_escape.TICKET_FORM
@@ -210,7 +217,11 @@ def answer_topic(
 
     answer = answer_for(tracker, topic, question, language)
     events += send(
-        dispatcher, answer, language, extra_buttons=assumed(tracker, topic, confidence, language, answer)
+        dispatcher,
+        answer,
+        language,
+        extra_buttons=assumed(tracker, topic, confidence, language, answer),
+        elder=is_elder(tracker),
     )
     if not in_ticket_form:  # the ticket being filled in is the one its evidence will go to
         events += offer_evidence(dispatcher, tracker, topic, words_, language)
@@ -239,7 +250,9 @@ class ActionAnswerFollowUp(Action):
         if tracker.get_slot("human_requested"):
             return events + transfer_described(dispatcher, tracker)
         answer = answer_for(tracker, topic, question_of(tracker), language, follow_up=True)
-        return events + send(dispatcher, answer, language, tracker.get_slot("shown_channels"))
+        return events + send(
+            dispatcher, answer, language, tracker.get_slot("shown_channels"), elder=is_elder(tracker)
+        )
 
 
 class ActionMoreChannels(Action):
@@ -259,7 +272,8 @@ class ActionMoreChannels(Action):
         case = tracker.get_slot("topic")
         topic = case if knowledge.topic(case) is not None else GENERAL_TOPIC
         shown = tracker.get_slot("shown_channels") or []
-        return send(dispatcher, more_channels_answer(topic, shown, language), language, shown)
+        answer = more_channels_answer(topic, shown, language)
+        return send(dispatcher, answer, language, shown, elder=is_elder(tracker))
 
 
 class ActionSuggestTopics(Action):

@@ -17,6 +17,7 @@ WORDS = {
         "not_given": "文章没有写明{channel}的{aspect}。文章给出的最接近的信息：",
         "no_more": "这些就是文章给出的全部渠道了。",
         "more_button": "其他渠道",
+        "elder_more": "想知道其他办法，请点“其他渠道”；要找人工客服，请说“转人工”。",
         "on_duty": "现在是北京时间 {clock}，人工客服在线；需要的话请说“转人工”。",
         "off_duty": "现在是北京时间 {clock}，不在人工服务时间，{reopens}恢复。现在可以用：",
         "assumed": "（我按“{case}”来回答；如果不是，请点下面的按钮或换个说法。）",
@@ -62,6 +63,7 @@ WORDS = {
         "not_given": "The article does not give the {aspect} of the {channel}. The nearest it gives:",
         "no_more": "Those are all the channels the article gives.",
         "more_button": "Other channels",
+        "elder_more": 'For other ways, tap "Other channels"; to talk to a person, say "human agent".',
         "on_duty": 'Human agents are on duty now ({clock} Beijing time); say "human agent" to reach one.',
         "off_duty": "It is {clock} Beijing time, outside human service hours; agents are back {reopens}. "
         "Open now:",

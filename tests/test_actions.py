@@ -611,3 +611,39 @@ def test_an_english_conversation_gets_the_next_step_in_english() -> None:
     messages, _ = run_action(ActionHandleUnsolved(), tracker)
     assert "jubao@douyin.com" in messages[0]["next_step"]
     assert not re.search(r"[\u4e00-\u9fff]{4}", messages[0]["next_step"])
+
+
+# --- 长辈模式: one fact a reply, the same facts ------------------------------------------------
+
+
+def elder(tracker):
+    tracker.latest_message["metadata"] = {"mode": "elder"}
+    return tracker
+
+
+@pytest.mark.parametrize(
+    "topic, text, language",
+    [
+        ("account_ban", "我的号被封了怎么办", "zh"),
+        ("account_ban", "my account was banned, what can I do", "en"),
+    ],
+)
+def test_the_elder_mode_gives_the_first_fact_and_the_rest_behind_a_button(
+    sim_now, topic, text, language
+) -> None:
+    sim_now("10:00")
+    slots = {"language": language, "disclaimer_languages": [language]}
+    full, _ = run_action(ActionAnswerTopic(), make_tracker(topic, text, slots))
+    short, events = run_action(ActionAnswerTopic(), elder(make_tracker(topic, text, slots)))
+    full_lines, short_lines = full[0]["text"].splitlines(), short[0]["text"].splitlines()
+    channel_lines = [line for line in full_lines if line.startswith(("▸", "☎", "✉"))]
+    assert len(channel_lines) >= 2 and len(short_lines) == 2
+    assert short_lines[0] == channel_lines[0]  # the same fact, word for word
+    assert ("其他渠道" if language == "zh" else "Other channels") in short_lines[1]
+    assert [b["payload"] for b in short[0]["buttons"]][0] == "/more_channels"
+    assert (
+        slot_events(events)["shown_channels"]
+        == slot_events(run_action(ActionAnswerTopic(), make_tracker(topic, text, slots))[1])[
+            "shown_channels"
+        ][:1]
+    )

@@ -406,3 +406,20 @@ def test_another_platform_is_said_to_be_outside_this_simulator(bot: RunningBot) 
 def test_real_name_verification_is_its_own_case(bot: RunningBot) -> None:
     reply = joined(bot.say(new_sender(), "抖音实名了但是显示未认证怎么回事"))
     assert "【实名认证问题】" in reply and "创作者中心" not in reply
+
+
+def test_the_elder_mode_answers_one_fact_at_a_time(bot: RunningBot) -> None:
+    """长辈模式 sends {"mode": "elder"} with each message: one fact, then the next on 其他渠道."""
+    sender, url = new_sender(), f"http://localhost:{bot.rasa_port}/webhooks/rest/webhook"
+
+    def say_elder(text: str) -> list:
+        body = {"sender": sender, "message": text, "metadata": {"mode": "elder"}}
+        return requests.post(url, json=body, timeout=60).json()
+
+    first = say_elder("我的号被封了怎么办")
+    facts = [line for line in joined(first).splitlines() if line.startswith(("▸", "☎", "✉"))]
+    assert len(facts) == 1 and "其他渠道" in joined(first), joined(first)
+    more = [
+        line for line in joined(say_elder("/more_channels")).splitlines() if line.startswith(("▸", "☎", "✉"))
+    ]
+    assert len(more) == 1 and more != facts
