@@ -519,7 +519,12 @@ NO_RECOGNITION = "delete window.SpeechRecognition; delete window.webkitSpeechRec
 
 
 def axe_violations(page) -> list:
-    """axe-core's WCAG 2.1 A and AA rules on the page as it is now."""
+    """axe-core's WCAG 2.1 A and AA rules on the page as it is now, once its opening animations are over
+    (a widget fading in is half transparent: its colours are not the page's)."""
+    page.wait_for_function(
+        """() => document.getAnimations().every(
+               a => a.playState !== "running" || a.effect.getTiming().iterations === Infinity)"""
+    )
     page.add_script_tag(path=str(AXE))
     return page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA)[
         "violations"
