@@ -58,7 +58,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def say(url: str, sender: str, message: str) -> str:
-    reply = requests.post(url, json={"sender": sender, "message": message}, timeout=60)
+    # Eight messages of one conversation wait for each other across two servers; beside the other
+    # test workers on two cores the last can take over a minute (this is about order, not speed).
+    reply = requests.post(url, json={"sender": sender, "message": message}, timeout=240)
     reply.raise_for_status()
     return joined(reply.json())
 
