@@ -71,6 +71,25 @@ def _rows(connection, engine: Engine, query, table) -> List[Any]:
     return connection.execute(query).fetchall()
 
 
+def chat_rows(connection, engine: Engine) -> Tuple[List[Any], List[Any], Dict[str, str]]:
+    """The queue's entries, the agents' actions and the agents' display names, as the figures read them."""
+    queue, actions, agents = store.handoff_queue, store.agent_actions, schema.agents
+    queue_rows = _rows(
+        connection,
+        engine,
+        select(queue.c.id, queue.c.conversation_id, queue.c.enqueued_at, queue.c.status),
+        queue,
+    )
+    action_rows = _rows(
+        connection,
+        engine,
+        select(actions.c.id, actions.c.conversation_id, actions.c.agent, actions.c.action, actions.c.at),
+        actions,
+    )
+    names = dict(_rows(connection, engine, select(agents.c.username, agents.c.display_name), agents))
+    return queue_rows, action_rows, names
+
+
 def read_chats(
     queue_rows: List[Any], action_rows: List[Any]
 ) -> Tuple[List[Chat], Dict[str, int], Dict[str, int]]:
@@ -108,33 +127,13 @@ def _seconds(start: datetime, end: datetime) -> float:
 def agent_figures(service_url: str) -> List[Dict[str, Any]]:
     """One dict per agent who took, replied, handed over, closed or was rated, by user name."""
     engine = _engine(service_url)
-    queue, actions = store.handoff_queue, store.agent_actions
     with engine.connect() as connection:
-        queue_rows = _rows(
-            connection,
-            engine,
-            select(queue.c.id, queue.c.conversation_id, queue.c.enqueued_at),
-            queue,
-        )
-        action_rows = _rows(
-            connection,
-            engine,
-            select(actions.c.id, actions.c.conversation_id, actions.c.agent, actions.c.action, actions.c.at),
-            actions,
-        )
+        queue_rows, action_rows, names = chat_rows(connection, engine)
         rating_rows = _rows(
             connection,
             engine,
             select(schema.agent_ratings.c.agent, schema.agent_ratings.c.score),
             schema.agent_ratings,
-        )
-        names = dict(
-            _rows(
-                connection,
-                engine,
-                select(schema.agents.c.username, schema.agents.c.display_name),
-                schema.agents,
-            )
         )
     chats, taken, closed = read_chats(queue_rows, action_rows)
     first_responses: Dict[str, List[float]] = defaultdict(list)

@@ -29,11 +29,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from sqlalchemy import select
-
 from actions import store
-from agents import schema
-from analytics.agents import Chat, _engine, _rows, percentile, read_chats
+from analytics.agents import Chat, _engine, chat_rows, percentile, read_chats
 
 DEFAULT_TARGET_SECONDS = 60.0
 DEFAULT_ABANDON_AFTER_SECONDS = 30 * 60.0
@@ -82,28 +79,8 @@ def service_levels(
     abandon_after: float = DEFAULT_ABANDON_AFTER_SECONDS,
 ) -> Dict[str, Any]:
     engine = _engine(service_url)
-    queue, actions = store.handoff_queue, store.agent_actions
     with engine.connect() as connection:
-        queue_rows = _rows(
-            connection,
-            engine,
-            select(queue.c.id, queue.c.conversation_id, queue.c.enqueued_at, queue.c.status),
-            queue,
-        )
-        action_rows = _rows(
-            connection,
-            engine,
-            select(actions.c.id, actions.c.conversation_id, actions.c.agent, actions.c.action, actions.c.at),
-            actions,
-        )
-        names = dict(
-            _rows(
-                connection,
-                engine,
-                select(schema.agents.c.username, schema.agents.c.display_name),
-                schema.agents,
-            )
-        )
+        queue_rows, action_rows, names = chat_rows(connection, engine)
     chats, _, _ = read_chats(queue_rows, action_rows)
     moments = [row.enqueued_at for row in queue_rows] + [row.at for row in action_rows]
     reference = max(moments) if moments else datetime.min
