@@ -80,28 +80,15 @@ function loggedOut(message = "") {
   show(message);
 }
 
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    const response = await fetch(`${api}/login`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) return show(body.error || `登录失败（${response.status}）`);
-    token = body.token;
-    sessionStorage.setItem("agentToken", token);
-    $("password").value = "";
-    await start();
-  } catch (error) {
-    report(error);
-  }
-});
-
-$("logout").addEventListener("click", async () => {
-  await call("/logout", { method: "POST" }).catch(() => {});
-  loggedOut("已退出登录");
+wireSession({
+  token: () => token,
+  setToken: (value) => {
+    token = value;
+  },
+  start: () => start(),
+  show,
+  report,
+  loggedOut,
 });
 
 // --- queue and notices -----------------------------------------------------------------------------

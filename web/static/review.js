@@ -53,31 +53,15 @@ function loggedOut(message = "") {
   show(message);
 }
 
-$("login").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    const response = await fetch(`${base}/webhooks/agent_console/login`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
-    const body = await response.json().catch(() => ({}));
-    if (!response.ok) return show(body.error || `登录失败（${response.status}）`);
-    token = body.token;
-    sessionStorage.setItem("agentToken", token);
-    $("password").value = "";
-    await start();
-  } catch (error) {
-    report(error);
-  }
-});
-
-$("logout").addEventListener("click", async () => {
-  await fetch(`${base}/webhooks/agent_console/logout`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${token}` },
-  }).catch(() => {});
-  loggedOut("已退出登录");
+wireSession({
+  token: () => token,
+  setToken: (value) => {
+    token = value;
+  },
+  start: () => start(),
+  show,
+  report,
+  loggedOut,
 });
 
 // --- the list --------------------------------------------------------------------------------------
