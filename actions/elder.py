@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
-from actions import knowledge
-from actions.answers import Answer
-from actions.wording import words
+from core import knowledge
+from core.answers import Answer
+from core.wording import words
 
 ELDER = "elder"
 

@@ -10,7 +10,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, store
+from core import clock, store
 from evidence import offer
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecutionRejected, ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import knowledge
 from actions.handoff import leave_queue
+from core import knowledge
 
 TICKET_FORM = "ticket_form"
 VERIFY_FORM = "ticket_verify_form"

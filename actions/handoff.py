@@ -10,19 +10,19 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, human_queue, knowledge, store
-from actions.answers import green_channel
 from actions.language import conversation_language, disclaim_once
-from actions.service_hours import (
+from agents import live, user_queue
+from agents.accounts import find_agent
+from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
+from core import clock, knowledge, store
+from core.answers import green_channel
+from core.service_hours import (
     HumanAvailability,
     estimated_wait_minutes,
     human_availability,
     open_channels_now,
     reopens_text,
 )
-from agents import live
-from agents.accounts import find_agent
-from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
 from observability.action_server import count_transfer
 
 WAIT = {
@@ -42,7 +42,7 @@ def transfer_to_human(
     availability = human_availability(now)
     if availability.on_duty:
         try:
-            human_queue.abandon_idle(now)  # positions count only the people still waiting
+            user_queue.abandon_idle(now)  # positions count only the people still waiting
             position = store.enqueue_for_human(tracker.sender_id, topic, description, now)
         except store.StoreError:
             logger.exception("Could not queue %s for a human agent", tracker.sender_id)
@@ -177,7 +177,7 @@ def tell_place(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[L
     now = clock.now()
     language = conversation_language(tracker)
     try:
-        place = human_queue.place(tracker.sender_id, now)
+        place = user_queue.place(tracker.sender_id, now)
     except store.StoreError:
         logger.exception("Could not read the queue for %s", tracker.sender_id)
         dispatcher.utter_message(
@@ -202,7 +202,7 @@ def display_name(username: Optional[str]) -> str:
 def leave_queue(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[List[EventType]]:
     """The user leaves the queue if they are waiting in it: told so; None when they were not."""
     try:
-        left = human_queue.leave(tracker.sender_id, clock.now())
+        left = user_queue.leave(tracker.sender_id, clock.now())
     except store.StoreError:
         logger.exception("Could not take %s out of the queue", tracker.sender_id)
         return None

@@ -9,11 +9,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, store
-from actions.answers import next_step_answer
 from actions.language import conversation_language
-from actions.parsing import find_rating
 from agents.csat import save_agent_rating
+from core import clock, store
+from core.answers import next_step_answer
+from core.parsing import find_rating
 
 NO_TOPIC = "unknown"
 

@@ -1,4 +1,4 @@
-"""The smart answer: the case (NLU intent) × the aspect asked (actions/aspects.py), answered from
+"""The smart answer: the case (NLU intent) × the aspect asked (core/aspects.py), answered from
 knowledge/; short follow-ups are answered for the case in the conversation. When the NLU is unsure
 between two cases it asks which one in a short question; an answer given on a guess says which case
 it assumed."""
@@ -11,8 +11,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clock, form_escape, handoff, knowledge
-from actions.answers import (
+from actions import form_escape, handoff
+from actions.elder import is_elder, one_fact
+from actions.evidence_offer import offer_evidence
+from actions.handoff import transfer_to_human
+from actions.language import conversation_language, disclaim_once
+from core import clock, knowledge
+from core.answers import (
     Answer,
     aspect_answer,
     green_channel,
@@ -20,12 +25,8 @@ from actions.answers import (
     overview_line,
     topic_answer,
 )
-from actions.aspects import NO_ASPECT, Question, learned_aspect, named_channels, read_question
-from actions.elder import is_elder, one_fact
-from actions.evidence_offer import offer_evidence
-from actions.handoff import transfer_to_human
-from actions.language import conversation_language, disclaim_once
-from actions.wording import words
+from core.aspects import NO_ASPECT, Question, learned_aspect, named_channels, read_question
+from core.wording import words
 
 SUGGESTION_COUNT = 3
 BUTTON_PREFIX = "/"

@@ -10,9 +10,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import clock, form_escape, knowledge, store
+from actions import form_escape
 from actions.language import conversation_language
-from actions.parsing import find_ticket_number, looks_like_contact, normalize_contact
+from core import clock, knowledge, store
+from core.parsing import find_ticket_number, looks_like_contact, normalize_contact
 from evidence import offer
 
 logger = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from typing import Optional
 
 from sqlalchemy import and_, or_, select
 
-from actions import store
 from agents.accounts import Agent
 from agents.roles import is_supervisor
 from agents.schema import engine
+from core import store
 
 
 @dataclass(frozen=True)

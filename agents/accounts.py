@@ -15,7 +15,7 @@ Checking a password costs tens of milliseconds of CPU on purpose (argon2): async
 module is thread-safe: it keeps no mutable state besides the engine, and every write is one transaction.
 
 Times are UTC: `now` parameters (there so tests can move time) take aware datetimes (naive ones are
-read as UTC); the database holds naive UTC as in actions/store.py.
+read as UTC); the database holds naive UTC as in core/store.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Who has which conversation: taking one from the queue, handing it to a colleague, closing it.
 
-The queue is `handoff_queue` in the service database (actions/store.py). A conversation is an agent's
+The queue is `handoff_queue` in the service database (core/store.py). A conversation is an agent's
 when its open entry is `taken` with the agent's user name; the claim is one conditional UPDATE, so two
 agents (on one Rasa server or two) cannot both take it. Every step is logged in `agent_actions`.
 """
@@ -13,10 +13,11 @@ from typing import List, Optional
 
 from sqlalchemy import func, select
 
-from actions import human_queue, knowledge, store
-from actions.answers import green_channel
+from agents import user_queue
 from agents.accounts import Agent, find_agent, online_agents
 from agents.schema import engine
+from core import knowledge, store
+from core.answers import green_channel
 
 queue_table = store.handoff_queue
 
@@ -159,7 +160,7 @@ def close(conversation_id: str, agent: Agent, note: str, now: datetime) -> None:
 def queue(now: datetime) -> List[QueueItem]:
     """Open conversations, the longest-waiting first; green-channel cases flagged."""
     items = []
-    human_queue.abandon_idle(now)  # who stopped waiting leaves every console
+    user_queue.abandon_idle(now)  # who stopped waiting leaves every console
     for entry in store.open_queue():
         items.append(
             QueueItem(

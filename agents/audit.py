@@ -11,9 +11,9 @@ from typing import List, Optional
 
 from sqlalchemy import select
 
-from actions import store
 from agents.accounts import Agent
 from agents.schema import engine, transcript_reads
+from core import store
 
 MAX_LISTED = 500
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from actions import knowledge
+from core import knowledge
 
 # (aspect, field, Chinese label and template, English label and template)
 FACTS = (

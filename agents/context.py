@@ -7,8 +7,8 @@ from typing import Any, Dict, List, Optional
 
 from sqlalchemy import func, select
 
-from actions import knowledge, store
 from agents.schema import agent_ratings, engine
+from core import knowledge, store
 
 # The actions whose messages are the bot's answer to the case (actions/smart_answer.py).
 ANSWER_ACTIONS = {"action_answer_topic", "action_answer_follow_up", "action_more_channels"}

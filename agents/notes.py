@@ -8,9 +8,9 @@ from typing import List
 
 from sqlalchemy import select
 
-from actions import store
 from agents.accounts import Agent
 from agents.schema import agent_notes, engine
+from core import store
 
 MAX_NOTE_CHARS = 2000
 

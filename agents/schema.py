@@ -1,4 +1,4 @@
-"""The agents' tables, in the service database beside the tickets and the queue (actions/store.py).
+"""The agents' tables, in the service database beside the tickets and the queue (core/store.py).
 
 Kept in their own MetaData so the bot's actions need not know them; the database is CS_DATABASE_URL's
 (SQLite by default), its tables made and changed by migrations/' revisions, like the store's: a change
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text
 from sqlalchemy.engine import Engine
 
-from actions import store
+from core import store
 
 metadata = MetaData()
 

@@ -12,12 +12,12 @@ range of minutes with a simple queueing estimate:
   minutes on average, give or take one standard deviation `√ahead·m/capacity` (an Erlang
   distribution): the range promised is that mean ± that deviation, whole minutes, at least 1;
 - with fewer than 3 measured chats (a new deployment, a quiet week) there is nothing to measure from:
-  the article's figures, 2-5 minutes a person ahead, up to 30 at peak (actions/service_hours.py);
+  the article's figures, 2-5 minutes a person ahead, up to 30 at peak (core/service_hours.py);
 - with nobody online (or no capacity) no wait can be promised: `None`.
 
 "Online" is agents/accounts.py's `online_agents`: an active agent with a log-in session that is not
 revoked, not expired and was seen within `schema.ONLINE_SECONDS`. Sessions are stamped in real time
-(accounts.py), the queue's actions with the service clock (actions/clock.py, simulated in tests and
+(accounts.py), the queue's actions with the service clock (core/clock.py, simulated in tests and
 `make simulate`): so who is online is asked at the real time, the handling times are measured up to
 `now`.
 """
@@ -31,10 +31,10 @@ from typing import Dict, List, Optional, Tuple
 
 from sqlalchemy import func, select
 
-from actions import store
-from actions.service_hours import estimated_wait_minutes
 from agents.accounts import online_agents
 from agents.schema import agents, engine
+from core import store
+from core.service_hours import estimated_wait_minutes
 
 MEASURE_DAYS = 7  # handling times are measured over the chats closed in this many days
 MIN_MEASURED_CHATS = 3  # fewer than this: no measurement, the article's figures

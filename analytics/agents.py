@@ -1,5 +1,5 @@
 """Per-agent figures of the report, read from the service database: the queue and what the agents did
-(actions/store.py: `handoff_queue`, `agent_actions`) and the agents' own tables (agents/schema.py:
+(core/store.py: `handoff_queue`, `agent_actions`) and the agents' own tables (agents/schema.py:
 `agents` for the display names, `agent_ratings` for the users' ratings of the human service).
 
 A *chat* is one entry of `handoff_queue`: a conversation queued for a human. A conversation queued
@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import Engine
 
-from actions import store
 from agents import schema
+from core import store
 
 
 def percentile(values: Sequence[float], fraction: float) -> Optional[float]:

@@ -12,7 +12,7 @@ matplotlib.use("Agg")  # no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from actions import knowledge  # noqa: E402
+from core import knowledge  # noqa: E402
 
 
 def _use_cjk_font() -> None:

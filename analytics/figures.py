@@ -1,5 +1,5 @@
 """Counts the report shows, read straight from the stores: Rasa's tracker store (table `events`) and the
-service tables of actions/store.py (tickets, handoff_queue, agent_actions, ratings), the per-agent
+service tables of core/store.py (tickets, handoff_queue, agent_actions, ratings), the per-agent
 figures of analytics/agents.py (CSAT, first response and handling times), the queue's service levels
 (analytics/service_levels.py: waits before an agent answered, share within a target, abandonment),
 the bot's misses per day and reason and how many a supervisor reviewed (analytics/review.py),
@@ -25,11 +25,11 @@ from typing import Any, Dict, List, Optional, Union
 from sqlalchemy import MetaData, Table, create_engine, select
 from sqlalchemy.engine import make_url
 
-from actions import knowledge, store
-from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
 from analytics.agents import agent_figures
 from analytics.review import review_figures
 from analytics.service_levels import DEFAULT_ABANDON_AFTER_SECONDS, DEFAULT_TARGET_SECONDS, service_levels
+from core import knowledge, store
+from core.clock import SERVICE_TIMEZONE, parse_iso_datetime
 
 LOW_CONFIDENCE = 0.5
 TRANSFER_ACTIONS = {"action_transfer_human", "ticket_form"}

@@ -29,8 +29,8 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Dict, List, Optional
 
-from actions import store
 from analytics.agents import Chat, _engine, chat_rows, percentile, read_chats
+from core import store
 
 DEFAULT_TARGET_SECONDS = 60.0
 DEFAULT_ABANDON_AFTER_SECONDS = 30 * 60.0

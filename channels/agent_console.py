@@ -37,12 +37,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions import clock, knowledge, store
 from agents import access, accounts, assignment, audit, live, masking, roles
 from agents.canned import canned_facts
 from agents.context import conversation_context
 from agents.notes import add_note, notes_of
 from channels import door, web_origin
+from core import clock, knowledge, store
 from evidence.links import TICKET_NUMBER
 
 logger = logging.getLogger(__name__)

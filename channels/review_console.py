@@ -21,9 +21,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from actions import knowledge
 from agents import accounts, roles
 from channels import door, web_origin
+from core import knowledge
 from review import datasets, labels
 from review.misses import REASON_TITLES, REASONS, Miss, find_miss, find_misses, since_days
 from review.scrub import scrub

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from actions import store
 from agents import access, accounts
+from core import store
 from evidence import links, messages
 from evidence.config import Settings
 from evidence.notify import tell_conversation

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 from evidence.config import Settings
 
-TICKET_NUMBER = re.compile(r"^[A-Z]{2}\d{8}-\d{6,12}$")  # actions/parsing.py's format
+TICKET_NUMBER = re.compile(r"^[A-Z]{2}\d{8}-\d{6,12}$")  # core/parsing.py's format
 _CONTEXT = b"douyin-cs evidence link v1."  # the key signs nothing else with this prefix
 
 

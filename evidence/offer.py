@@ -1,6 +1,6 @@
 """The "上传证据" / "Upload evidence" button that the actions add to their replies, and the ticket the
 upload is for: a case gets a draft before its first link, so that the link can name it; the draft
-becomes a ticket when its first file arrives or the user asks for one (actions/store.py, DRAFT).
+becomes a ticket when its first file arrives or the user asks for one (core/store.py, DRAFT).
 
 Without CS_EVIDENCE_SECRET there is no upload server to point at (`make shell`, bare action servers):
 no button, and no ticket is opened for it.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Dict, List, Optional
 
-from actions import store
+from core import store
 from evidence import links
 from evidence.config import Settings
 

@@ -1,4 +1,4 @@
-"""Evidence files on disk and their records in the SQL store (actions/store.py's `evidence` table).
+"""Evidence files on disk and their records in the SQL store (core/store.py's `evidence` table).
 
 Layout under the evidence directory (CS_EVIDENCE_DIR, default var/evidence):
 
@@ -33,7 +33,7 @@ from typing import BinaryIO, Dict, Iterator, List, Optional, Sequence, Tuple
 import filetype
 from sqlalchemy import and_, func, or_, select
 
-from actions import store
+from core import store
 from evidence import media
 from evidence.config import Settings
 from evidence.links import TICKET_NUMBER

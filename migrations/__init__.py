@@ -1,7 +1,7 @@
 """The service database's schema over time: Alembic revisions (versions/), brought to the newest when a
-server first uses the database (actions/store.py) or by `make migrate`.
+server first uses the database (core/store.py) or by `make migrate`.
 
-Every change to a table of actions/store.py or agents/schema.py is a new revision on top of the last
+Every change to a table of core/store.py or agents/schema.py is a new revision on top of the last
 one (migrations/README.md); tests/test_migrations.py checks that the revisions build exactly the
 tables the code declares. Several servers starting at once migrate one at a time: SQLite in one
 exclusive transaction, PostgreSQL under an advisory lock, each re-reading the version once it holds it.

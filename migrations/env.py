@@ -8,8 +8,8 @@ from logging.config import fileConfig
 from alembic import context
 
 import migrations
-from actions import store
 from agents import schema
+from core import store
 from review import schema as review_schema
 
 config = context.config

@@ -17,8 +17,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
-from actions import store
 from agents.accounts import online_agents
+from core import store
 
 logger = logging.getLogger(__name__)
 

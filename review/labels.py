@@ -28,7 +28,7 @@ from sqlalchemy import and_, create_engine, func, insert, or_, select, update
 from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from actions import knowledge, store
+from core import knowledge, store
 from review import datasets
 from review.misses import NO_ASPECT, Miss, comparable
 from review.schema import review_labels

@@ -20,7 +20,7 @@ Not candidates: button presses ("/account_ban"), answers to a form's questions (
 ticket form asks), and messages while an agent holds the conversation (the bot did not answer them).
 
 The aspect is the NLU's entity `aspect` when the model has one (components/aspect_classifier.py),
-else the word lists' reading that the actions use (actions/aspects.py). No Rasa: plain SQL and JSON.
+else the word lists' reading that the actions use (core/aspects.py). No Rasa: plain SQL and JSON.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from actions import knowledge
-from actions.aspects import read_question
-from actions.clock import SERVICE_TIMEZONE, parse_iso_datetime
+from core import knowledge
+from core.aspects import read_question
+from core.clock import SERVICE_TIMEZONE, parse_iso_datetime
 
 LOW_CONFIDENCE = 0.5
 FALLBACK_INTENT = "nlu_fallback"

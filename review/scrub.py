@@ -15,9 +15,9 @@ import re
 from functools import lru_cache
 from typing import FrozenSet, Iterable, Optional
 
-from actions import knowledge
-from actions.parsing import TICKET_PATTERN
 from agents import masking
+from core import knowledge
+from core.parsing import TICKET_PATTERN
 
 PLACEHOLDERS = {
     "ticket": "<工单号>",

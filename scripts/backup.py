@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from actions import store  # noqa: E402
+from core import store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKUPS = ROOT / "var" / "backups"

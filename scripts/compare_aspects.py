@@ -1,4 +1,4 @@
-"""Compares the three ways of reading the aspect a question asks (actions/aspects.py, CS_ASPECT_READING):
+"""Compares the three ways of reading the aspect a question asks (core/aspects.py, CS_ASPECT_READING):
 the word lists alone (knowledge/lexicon.yml), the learned aspect alone (the AspectClassifier's entity)
 and both combined (the default).
 
@@ -28,7 +28,7 @@ from typing import Dict, List
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.aspects import NO_ASPECT, READINGS, combine, learned_aspect, read_question  # noqa: E402
+from core.aspects import NO_ASPECT, READINGS, combine, learned_aspect, read_question  # noqa: E402
 from tests.bot import MODEL, RunningBot, joined, new_sender  # noqa: E402
 from tests.test_answers import SETS, TOPIC_LIST, TWO_CASE_QUESTION, cases, problems  # noqa: E402
 

@@ -38,8 +38,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actions.clock import SERVICE_TIMEZONE  # noqa: E402
 from analytics.figures import GOALS_FILE, goal_outcome  # noqa: E402
+from core.clock import SERVICE_TIMEZONE  # noqa: E402
 from scripts.agent_client import add_agent, agent_headers  # noqa: E402
 from scripts.servers import ROOT, action_server, free_port, rasa_server, write_endpoints  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import store
+from core import store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,8 +9,6 @@ import pytest
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import knowledge, store
-from actions.answers import OVERVIEW_CHANNELS, case_channels
 from actions.form_escape import CANCEL_INTENTS, OTHER_REQUESTS, ActionCancelTicket, ActionSetFormAside
 from actions.handoff import ActionTransferHuman
 from actions.resolution import ActionHandleSolved, ActionHandleUnsolved, ActionSaveRating
@@ -28,6 +26,8 @@ from actions.tickets import (
     ValidateTicketForm,
     ValidateTicketVerifyForm,
 )
+from core import knowledge, store
+from core.answers import OVERVIEW_CHANNELS, case_channels
 from tests.conftest import ROOT, make_tracker, run_action, slot_events
 
 

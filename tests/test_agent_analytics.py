@@ -14,9 +14,9 @@ import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import create_engine
 
-from actions import store
 from agents import schema
 from analytics.agents import agent_figures, percentile
+from core import store
 from scripts import report
 
 DAY = (2026, 11, 25)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from actions import knowledge, store
+from core import knowledge, store
 from evidence.config import Settings
 from evidence.notify import tell_conversation
 from tests.bot import RunningBot, joined, new_sender

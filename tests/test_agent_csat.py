@@ -11,10 +11,10 @@ import pytest
 import yaml
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 
-from actions import clock, store
 from actions.resolution import ActionHandleSolved, ActionSaveRating
 from agents import schema
 from agents.csat import agent_scores, save_agent_rating
+from core import clock, store
 from tests.conftest import ROOT, make_tracker, run_action, slot_events
 
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text("utf-8"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.aspects import LearnedAspect, combine, learned_aspect, read_question
+from core.aspects import LearnedAspect, combine, learned_aspect, read_question
 
 
 def sure(name: str) -> LearnedAspect:

@@ -71,7 +71,7 @@ def test_action_server_down_gets_the_hotline_not_silence(bot: RunningBot) -> Non
 
 
 def test_domain_hotline_is_the_knowledge_hotline() -> None:
-    from actions import knowledge
+    from core import knowledge
 
     domain = yaml.safe_load((ROOT / "domain.yml").read_text("utf-8"))
     text = domain["responses"]["utter_service_unavailable"][0]["text"]

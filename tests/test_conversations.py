@@ -10,8 +10,8 @@ import requests
 import yaml
 from sqlalchemy import create_engine, inspect, text
 
-from actions import knowledge
-from actions.answers import case_channels
+from core import knowledge
+from core.answers import case_channels
 from tests.bot import RunningBot, button_payloads, joined, new_sender
 from tests.conftest import ROOT
 

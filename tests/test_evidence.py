@@ -23,10 +23,10 @@ import requests
 from PIL import Image
 from sqlalchemy import func, select
 
-from actions import store
 from actions.smart_answer import ActionAnswerTopic
 from actions.tickets import ActionCreateTicket, ActionQueryTicket, evidence_summary
 from analytics.figures import service_counts
+from core import store
 from evidence import links, media
 from evidence.config import Settings
 from evidence.storage import EvidenceStore

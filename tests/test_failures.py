@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from actions import store
 from actions.tickets import ActionCreateTicket
+from core import store
 from tests import postgres
 from tests.conftest import make_tracker, run_action
 

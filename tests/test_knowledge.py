@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from actions import knowledge
+from core import knowledge
 from tests.conftest import ROOT
 
 ARTICLE = ROOT / "docs" / "source-article.txt"

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from actions import knowledge
 from agents.masking import mask, published
+from core import knowledge
 
 KEEP = published([json.dumps(knowledge.channels(), ensure_ascii=False)])
 

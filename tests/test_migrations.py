@@ -20,8 +20,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import migrations
-from actions import store
 from agents import accounts, schema
+from core import store
 from review import schema as review_schema
 from scripts import backup
 from tests import postgres
@@ -206,7 +206,7 @@ def test_a_database_from_before_migrations_keeps_every_row(empty_url: str, monke
 
 
 def test_a_database_with_only_the_tickets_tables_gets_the_agents_ones(tmp_path: Path) -> None:
-    """An action server alone made only actions/store.py's tables before migrations."""
+    """An action server alone made only core/store.py's tables before migrations."""
     url = f"sqlite:///{tmp_path / 'service.db'}"
     legacy_database(url, [t.name for t in store.metadata.sorted_tables])
     fill(url, store.metadata.sorted_tables)

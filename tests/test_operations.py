@@ -27,8 +27,8 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from actions import store
 from actions.handoff import ActionTransferHuman
+from core import store
 from observability import action_server, rasa_server, web_server
 from scripts.agent_client import add_agent, agent_headers
 from scripts.servers import free_port, write_endpoints

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions.parsing import find_rating, find_ticket_number, is_urgent, normalize_contact
 from components.chinese_normalizer import normalize_text
+from core.parsing import find_rating, find_ticket_number, is_urgent, normalize_contact
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from datetime import datetime, time, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actions import clock
-from actions.parsing import find_ticket_number, format_ticket_number, normalize_contact
-from actions.service_hours import human_availability, within
+from core import clock
+from core.parsing import find_ticket_number, format_ticket_number, normalize_contact
+from core.service_hours import human_availability, within
 
 dates = st.dates(min_value=datetime(2000, 1, 1).date(), max_value=datetime(2099, 12, 31).date())
 sequences = st.integers(min_value=0, max_value=999_999)

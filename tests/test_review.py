@@ -13,7 +13,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 import sqlalchemy as sa
 
-from actions import store
+from core import store
 from review import datasets, export, labels
 from review.misses import Miss, comparable, find_miss, find_misses, similarity
 from review.scrub import scrub

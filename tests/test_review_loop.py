@@ -22,7 +22,7 @@ import requests
 import yaml
 from sqlalchemy import create_engine, text
 
-from actions import knowledge
+from core import knowledge
 from review import datasets, export, labels
 from scripts import simulate
 from scripts.servers import QUIET_ENV, RASA

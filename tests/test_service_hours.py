@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from actions import clock
-from actions.service_hours import estimated_wait_minutes, human_availability, open_channels_now, reopens_text
+from core import clock
+from core.service_hours import estimated_wait_minutes, human_availability, open_channels_now, reopens_text
 
 
 def at(clock_time: str) -> datetime:

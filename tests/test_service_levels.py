@@ -15,9 +15,9 @@ import pytest
 from rasa.core.tracker_store import SQLTrackerStore
 from sqlalchemy import create_engine, text
 
-from actions import store
 from agents import schema
 from analytics.service_levels import service_levels
+from core import store
 from scripts import report
 
 

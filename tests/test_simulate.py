@@ -12,8 +12,8 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from actions.parsing import find_rating
 from analytics.figures import Conversation, containment, goal_outcome
+from core.parsing import find_rating
 from scripts import simulate
 from scripts.simulate import SAY, Reply, Simulation, load_goals
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
 
-from actions import store
 from actions.handoff import ActionTransferHuman
 from agents import schema
 from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
+from core import store
 from tests.conftest import ROOT, make_tracker, run_action
 
 # 10:00 Beijing time, as the sim_now fixture plays it ("10:00" → 2026-11-25T10:00:00+08:00).

@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
-from actions import store
+from core import store
 from scripts.servers import action_server, free_port
 
 pytestmark = pytest.mark.servers

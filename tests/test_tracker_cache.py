@@ -161,9 +161,9 @@ def test_the_cache_is_bounded(tmp_path: Path) -> None:
 
 
 def test_the_service_database_on_sqlite_keeps_its_connections_in_write_ahead_log_mode(tmp_path: Path) -> None:
-    """Tickets, queue and consoles' events (actions/store.py) use the same SQLite settings as the
+    """Tickets, queue and consoles' events (core/store.py) use the same SQLite settings as the
     tracker store: one kept connection serves one user after another."""
-    from actions import store as service_store
+    from core import store as service_store
 
     engine = service_store._engine_for(f"sqlite:///{tmp_path / 'service.db'}")
     with engine.connect() as connection:

@@ -18,7 +18,7 @@ have skipped as many of the new events). Any other tracker is saved Rasa's way. 
 so a message whose handling fails leaves the cached tracker as it was.
 
 On SQLite (the laptop profile) the file is opened as the service database is
-(actions/sqlite_engine.py): connections kept open, write-ahead log, `synchronous=NORMAL`; still
+(core/sqlite_engine.py): connections kept open, write-ahead log, `synchronous=NORMAL`; still
 durable across a crash or `kill -9` of the server, and several Rasa servers can share the file.
 The per-message statements (the stamp; the insert, the largest id and the commit) run on the pool's
 SQLite connections directly (`SqliteStatements`: SQLAlchemy's statement machinery cost more than
@@ -40,9 +40,9 @@ from rasa.shared.core.events import SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from actions import clock, human_queue
-from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
-from agents import live
+from agents import live, user_queue
+from core import clock
+from core.sqlite_engine import is_sqlite_file, sqlite_file_engine
 from tuning import (
     applied_events,
     debug_copies,
@@ -290,7 +290,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             # The user wrote while queued for or talking with an agent: the consoles must hear it.
             live.safe_publish(sender_id, "message")
             if tracker.get_slot("queued_for_human") and not tracker.is_paused():
-                human_queue.safe_touch(sender_id, clock.now())  # still waiting: not idle
+                user_queue.safe_touch(sender_id, clock.now())  # still waiting: not idle
         fresh_session = any(isinstance(event, SessionStarted) for event in new_events)
         if stored <= len(tracker.events) and not fresh_session:
             self._remember(sender_id, stamp, tracker)

@@ -1,6 +1,6 @@
 """Baseline: the service database's eleven tables as they were before migrations existed.
 
-The tickets, the queue, agent actions, ratings and evidence (actions/store.py) and the agents' accounts,
+The tickets, the queue, agent actions, ratings and evidence (core/store.py) and the agents' accounts,
 sessions, log-in failures, notes, console events and ratings (agents/schema.py). A database made
 before migrations (every table made on first use) has some or all of them: those are kept as they are
 (with their rows) and only the missing ones are created. Written out here rather than taken from the

@@ -1,5 +1,5 @@
 -- The service database's tables as the code before migrations created them (metadata.create_all of
--- actions/store.py and agents/schema.py, commit 393f0b4), on PostgreSQL. tests/test_migrations.py builds a
+-- core/store.py and agents/schema.py, commit 393f0b4), on PostgreSQL. tests/test_migrations.py builds a
 -- database of that age from it.
 
 CREATE TABLE agent_actions (

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import List, Optional
 
-from actions import knowledge
-from actions.aspects import Question, aspect_field, kind_default_channel
-from actions.parsing import is_urgent
-from actions.service_hours import human_availability, open_channels_now, reopens_text
-from actions.wording import words
+from core import knowledge
+from core.aspects import Question, aspect_field, kind_default_channel
+from core.parsing import is_urgent
+from core.service_hours import human_availability, open_channels_now, reopens_text
+from core.wording import words
 
 OVERVIEW_CHANNELS = 3  # channel lines in an overview; the rest behind "其他渠道"
 MORE_CHANNELS = 6  # channel lines when the user asks for the others

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import List, Tuple
 
-from actions import knowledge
-from actions.clock import parse_clock_time
+from core import knowledge
+from core.clock import parse_clock_time
 
 
 def within(moment: time, open_at: str, close_at: str) -> bool:

@@ -3,7 +3,7 @@
 An entry leaves the queue as `abandoned` when its user says they will not wait any longer, or when
 they have written nothing for `CS_QUEUE_IDLE_MINUTES` (default 30) while it waited: then it is in no
 console and no position count, and the consoles hear a `left` event. Positions count only the
-entries still waiting ahead. The clock is the service's (actions/clock.py), like the queue's times.
+entries still waiting ahead. The clock is the service's (core/clock.py), like the queue's times.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import List, Optional
 
 from sqlalchemy import and_, func, or_, select
 
-from actions import store
 from agents import live
+from core import store
 
 logger = logging.getLogger(__name__)
 

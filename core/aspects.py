@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Dict, List, Optional, Pattern, Tuple
 
-from actions import knowledge
+from core import knowledge
 
 DIGITS = re.compile(r"\d+")
 # Aspects only places have: with one, a place's name alone names it ("上海的怎么预约").

@@ -34,9 +34,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 import migrations
-from actions.clock import SERVICE_TIMEZONE
-from actions.parsing import format_ticket_number
-from actions.sqlite_engine import is_sqlite_file, sqlite_file_engine
+from core.clock import SERVICE_TIMEZONE
+from core.parsing import format_ticket_number
+from core.sqlite_engine import is_sqlite_file, sqlite_file_engine
 
 # What callers catch when the database cannot be reached or refuses a statement.
 StoreError = SQLAlchemyError
@@ -68,7 +68,7 @@ handoff_queue = Table(
     Column("conversation_id", String(255), nullable=False, index=True),
     Column("topic", String(64), nullable=False),
     Column("description", Text, nullable=False),
-    # waiting | taken | closed | abandoned (the user left or went silent: actions/human_queue.py)
+    # waiting | taken | closed | abandoned (the user left or went silent: agents/user_queue.py)
     Column("status", String(16), nullable=False, default="waiting"),
     Column("enqueued_at", DateTime, nullable=False),  # naive UTC
     Column("agent", String(64)),
