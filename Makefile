@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test test-slow lint format validate test-nlu test-stories pytest \
-	actions run shell compare-configs bench simulate report lock clean evidence-purge \
+	actions run shell compare-configs bench screenshots simulate report lock clean evidence-purge \
 	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make review-misses    the bot's misses in the tracker store (TRACKER_DB=sqlite:///var/simulation/tracker.db)"
 	@echo "make review-export    the supervisors' labels (page /review) into data/nlu/reviewed.yml"
 	@echo "make review-check     how the trained model reads every reviewed example (before and after make train)"
+	@echo "make screenshots      the pictures in docs/images/ (chat, 长辈模式, agents' console, review page)"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
 	@echo "make agent-add NAME=xiaodou DISPLAY=小抖 [MAX_CHATS=3] [ROLE=supervisor]   add a human agent (asks the password)"
@@ -147,7 +148,7 @@ simulate: $(MODEL)
 report:
 	$(BIN)/python scripts/report.py $(if $(ANSWER_TARGET),--answer-target $(call agent_quote,$(ANSWER_TARGET)))
 
-# The review loop (review/, README "Reviewing the misses"): the misses the page /review lists, the
+# The review loop (review/, docs/review-loop.md): the misses the page /review lists, the
 # supervisors' labels into data/nlu/reviewed.yml (make train reads it with data/nlu/), and how the model
 # reads each reviewed example (run before and after make train; make test fails on one read wrongly).
 TRACKER_DB ?= sqlite:///var/rasa_tracker.db
@@ -159,6 +160,11 @@ review-export:
 
 review-check:
 	$(BIN)/python -m review check
+
+# The pictures in docs/images/ (README, docs/): the chat, 长辈模式, the agents' console, the review page,
+# made in headless Chromium against servers of their own (scripts/screenshots.py).
+screenshots: $(MODEL) web
+	$(BIN)/python scripts/screenshots.py
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
