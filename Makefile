@@ -90,6 +90,7 @@ test: venv web system lint validate pytest test-nlu test-stories
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache  # the packages' layers (.importlinter)
 
 format:
 	$(BIN)/ruff format .
@@ -162,7 +163,7 @@ review-check:
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m bench
 
 # Evidence retention: deletes the files and records of every ticket whose last upload is older than
 # DAYS days (scripts/purge_evidence.py; --ticket DY… deletes one ticket's evidence now).
