@@ -1,6 +1,6 @@
 """Evidence for appeals and reports (视频举证): signed upload links, an upload page served by
 scripts/web.py, type-checked streaming storage with metadata in the SQL store, previews, and the
-agent console's view of a case's files.
+agent console's view of a case's files. Layer: above agents and core; imported by the actions (the offer).
 
     config.py    settings from environment variables (limits, directory, secret)
     links.py     the signed, expiring link that binds an upload to a conversation and its ticket
