@@ -236,7 +236,11 @@ def confusion_report(name: str, before: ReportDict, after: ReportDict, errors: L
 def _rasa(*args: str, root: Path) -> None:
     rasa = Path(sys.executable).parent / "rasa"
     env = {**os.environ, "PYTHONPATH": str(root), "RASA_TELEMETRY_ENABLED": "false"}
-    subprocess.run([str(rasa), *args], cwd=root, env=env, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([str(rasa), *args], cwd=root, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise Refused(
+            f"rasa {' '.join(args)} failed:\n" + "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        )
 
 
 def _load_json(path: Path) -> Any:
