@@ -96,6 +96,30 @@ def test_a_topic_added_by_hand_is_named_in_every_file_it_lacks(project: Path) ->
         assert where in found
 
 
+def test_a_wrong_channel_and_sentences_in_two_places_are_named(project: Path) -> None:
+    topics_file = project / "knowledge" / "topics.yml"
+    text = topics_file.read_text("utf-8")
+    topics_file.write_text(text.replace("alternative: hotline", "alternative: hotlines", 1), "utf-8")
+    held_out_sentence = next(topic_checks.nlu_examples(project / topic_checks.HELD_OUT))[1]
+    trained = next(t for t in topic_checks.training_examples(project) if t[0] == "phone_hotline")
+    with open(project / "data" / "nlu" / "followup.yml", "a", encoding="utf-8") as extra:
+        extra.write(f"- intent: account_ban\n  examples: |\n    - {held_out_sentence}\n")
+        extra.write(f"- intent: greet\n  examples: |\n    - {trained[1]}\n")
+    found = "\n".join(topic_checks.problems(project))
+    assert (
+        "topic `account_ban` in knowledge/topics.yml: `alternative` names `hotlines`, which is no channel"
+        in found
+    )
+    assert (
+        f"held-out example “{held_out_sentence}” of `account_ban` in tests/nlu_holdout.yml is also a "
+        in found
+    )
+    assert (
+        f"is a training example of `greet` (data/nlu/followup.yml) and of `phone_hotline` ({trained[2]})"
+        in found
+    )
+
+
 def test_the_scaffold_leaves_only_placeholders_to_write(project: Path) -> None:
     before = topic_checks.problems(project)
     written = new_topic.scaffold(NEW, zh="线下XR体验", root=project)
