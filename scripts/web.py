@@ -118,8 +118,9 @@ def _seconds(name: str, default: float) -> float:
 def build_app(
     rasa_port: int, evidence: EvidenceHTTP, stall_seconds: float = STALL_SECONDS, name: str = "douyin_cs_web"
 ) -> Sanic:
-    """The pages, /config.js, /metrics and the evidence endpoints, as http.server served them before:
-    same addresses, statuses, headers and bodies."""
+    """The pages, /config.js, /metrics and the evidence endpoints. A page's answer carries the pages'
+    Content-Security-Policy and `nosniff`; a missing one is 404 "没有这个页面" (JSON under /evidence/),
+    and other methods than GET and POST are 501."""
     config = Config(defaults={"REGISTER": False})  # several servers may run in one process (tests)
     config.update(
         ACCESS_LOG=False,  # quiet: the Rasa log is the interesting one
@@ -171,7 +172,8 @@ def build_app(
             reply = json_reply(404, {"error": "not found"})
             return HTTPResponse(reply.body, reply.status, reply.headers, reply.content_type)
         if request.stream is not None and request.stream.request_body:
-            request.stream.keep_alive = False  # the body is not read
+            # The body is not read: the connection closes after the answer.
+            request.stream.keep_alive, request.stream.request_body = False, None
         return plain(request, 404, NOT_FOUND, "text/plain; charset=utf-8")
 
     for number, path in enumerate(PAGES):
@@ -194,7 +196,7 @@ def build_app(
 class WebServer:
     """The Sanic application on its own event loop, in one process: `serve_forever()` runs it in the
     calling thread until `shutdown()` (from another thread), or SIGINT/SIGTERM when asked to listen
-    for them. The port is bound when this is made, as http.server did."""
+    for them. The port is bound when this is made, so that a port in use fails at once."""
 
     def __init__(self, app: Sanic, host: str, port: int) -> None:
         self.app = app
@@ -247,11 +249,21 @@ class WebServer:
         deadline = loop.time() + STOP_GRACE_SECONDS
         while server.connections and loop.time() < deadline:
             await asyncio.sleep(0.1)
-        # Uploads still in progress are cut off: their handlers remove their temporary files.
+        # Requests still in progress are cut off: Sanic answers 503 where it still can, an upload's
+        # handler removes its temporary file.
+        for connection in list(server.connections):
+            if connection._task is not None:
+                connection._task.cancel()
+        deadline = loop.time() + 1.0
+        while server.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         for connection in list(server.connections):
             connection.abort()
-        await asyncio.sleep(0)
         await server.after_stop()
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.wait(others or [asyncio.sleep(0)], timeout=2)
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Returns once requests are served; raises what stopped the server from starting."""
