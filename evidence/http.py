@@ -27,6 +27,7 @@ import asyncio
 import hmac
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -148,7 +149,7 @@ async def answer(request: Request, reply: Reply) -> None:
     except FileNotFoundError:
         return await answer(request, json_reply(404, {"error": "missing"}))
     try:
-        size = (await in_thread(reply.file.stat)).st_size
+        size = os.fstat(file.fileno()).st_size
         headers = {**reply.headers, "Content-Length": str(size)}
         response = await request.respond(
             status=reply.status, headers=headers, content_type=reply.content_type
