@@ -13,7 +13,8 @@ export PYTHONPATH := $(CURDIR)
 
 .PHONY: help install venv web system spacy train test test-slow lint format validate test-nlu test-stories pytest \
 	actions run shell compare-configs bench screenshots simulate report lock clean evidence-purge \
-	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check
+	agent-add agent-disable agent-role agent-list migrate backup restore review-misses review-export review-check \
+	topic topic-check topic-lists
 
 help:
 	@echo "make install          create .venv, install pinned packages, build spacy_zh/, train the model"
@@ -27,6 +28,8 @@ help:
 	@echo "make review-misses    the bot's misses in the tracker store (TRACKER_DB=sqlite:///var/simulation/tracker.db)"
 	@echo "make review-export    the supervisors' labels (page /review) into data/nlu/reviewed.yml"
 	@echo "make review-check     how the trained model reads every reviewed example (before and after make train)"
+	@echo "make topic NAME=offline_xr_demo [ZH=中文名] [EN='English name']   a new FAQ topic's files, placeholders to fill"
+	@echo "make topic-check NAME=offline_xr_demo   train the NLU with it: which existing topics its examples confuse"
 	@echo "make screenshots      the pictures in docs/images/ (chat, 长辈模式, agents' console, review page)"
 	@echo "make bench            latency, throughput, memory, training time vs Rasa's default config"
 	@echo "make evidence-purge DAYS=90   delete the evidence of tickets whose last upload is older"
@@ -91,13 +94,32 @@ test: venv web system lint validate pytest test-nlu test-stories
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=. $(BIN)/lint-imports --no-cache  # the packages' layers (.importlinter)
 
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 validate: venv
+	$(BIN)/python scripts/topic_lists.py --check
 	$(BIN)/rasa data validate --fail-on-warnings
+
+# FAQ topics (docs/adding-a-topic.md). knowledge/topics.yml is the list of topics: topic-lists writes
+# the lists Rasa reads from it (domain.yml, data/rules.yml, data/form_rules.yml), `make validate` checks
+# them, pytest tests/test_topic_consistency.py checks every file that holds something per topic.
+topic-lists: venv
+	$(BIN)/python scripts/topic_lists.py
+
+topic: venv
+	@test -n "$(NAME)" || { echo "usage: make topic NAME=offline_xr_demo [ZH=中文名] [EN='English name']" >&2; exit 2; }
+	$(BIN)/python scripts/new_topic.py $(call agent_quote,$(NAME)) $(if $(ZH),--zh $(call agent_quote,$(ZH))) \
+		$(if $(EN),--en $(call agent_quote,$(EN)))
+
+# Trains the NLU alone into a temporary directory (about a minute) and compares its reading of
+# tests/nlu_holdout.yml with the current model's ($(MODEL), not retrained first: it is the "before").
+topic-check: venv
+	@test -n "$(NAME)" || { echo "usage: make topic-check NAME=offline_xr_demo" >&2; exit 2; }
+	$(BIN)/python scripts/new_topic.py --check $(call agent_quote,$(NAME))
 
 # Most of the suite waits on servers and a browser: a few workers fill the cores. A module stays on one
 # worker (--dist loadfile), so its running bot is started once. Tests that train a model are marked
@@ -168,7 +190,7 @@ screenshots: $(MODEL) web
 
 # Speed, memory and accuracy against Rasa's default config (prints a table, writes results/bench.json).
 bench: $(MODEL)
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python -m bench
 
 # Evidence retention: deletes the files and records of every ticket whose last upload is older than
 # DAYS days (scripts/purge_evidence.py; --ticket DY… deletes one ticket's evidence now).

@@ -1,1 +1,5 @@
-"""Custom NLU components of the assistant (referenced from config.yml)."""
+"""The NLU pipeline's own components (config.yml): the Chinese normalizer, the language detector,
+the pinyin featurizer and the learned aspect classifier.
+
+Layer: Rasa pipeline extensions, below the adapters; import nothing of the project.
+"""

@@ -150,6 +150,75 @@ class _Temporary:
         self.file.close()
 
 
+class Receiving:
+    """One upload as its bytes arrive (EvidenceStore.begin): copied to a locked temporary file in .tmp,
+    never held in memory, its type checked from its first bytes before any is written and its size
+    held to the declared length. `finish()` stores it once every byte is in; leaving the `with` block
+    removes the temporary file whatever happened (after `finish()` it was renamed into place)."""
+
+    def __init__(
+        self,
+        store: EvidenceStore,
+        temporary: _Temporary,
+        ticket: str,
+        conversation_id: str,
+        length: int,
+        name: str,
+        note: str,
+        uploader: str,
+    ) -> None:
+        self.store, self.temporary = store, temporary
+        self.ticket, self.conversation_id, self.length = ticket, conversation_id, length
+        self.name, self.note, self.uploader = name, note, uploader
+        self.received = 0
+        self.content_type: Optional[str] = None
+        self._digest = hashlib.sha256()
+        self._head = bytearray()
+
+    @property
+    def missing(self) -> int:
+        """Bytes still expected."""
+        return self.length - self.received
+
+    def write(self, chunk: bytes) -> None:
+        """The next bytes of the body; raises UploadRefused as soon as they cannot be stored."""
+        if len(chunk) > self.missing:
+            raise ValueError(f"{len(chunk)} bytes sent where {self.missing} were left")
+        self.received += len(chunk)
+        limit = self.store.settings.max_file_bytes
+        if self.received > limit:  # the declared length is checked; this is belt
+            raise UploadRefused("too_large", 413, name=self.name, limit=limit)
+        if self.content_type is None:
+            self._head += chunk
+            if len(self._head) < SNIFF_BYTES and self.missing:
+                return
+            try:
+                self.content_type = sniff(bytes(self._head[:SNIFF_BYTES]))
+            except UploadRefused as refused:
+                refused.params["name"] = self.name
+                raise
+            chunk, self._head = bytes(self._head), bytearray()
+        self._digest.update(chunk)
+        self.temporary.file.write(chunk)
+
+    def finish(self) -> Tuple[StoredFile, bool]:
+        """Stores the complete upload; returns the stored file and whether it was a duplicate."""
+        if self.missing or self.content_type is None:
+            raise UploadRefused("truncated", 400, name=self.name)
+        self.temporary.file.flush()
+        os.fsync(self.temporary.file.fileno())
+        return self.store._store(self, self.content_type, self._digest.hexdigest())
+
+    def close(self) -> None:
+        self.temporary.close()
+
+    def __enter__(self) -> Receiving:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 class EvidenceStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -272,6 +341,21 @@ class EvidenceStore:
         if total + length > limits.max_case_bytes:
             raise UploadRefused("case_full", 413, name=name, limit=limits.max_case_bytes)
 
+    def begin(
+        self, ticket: str, conversation_id: str, length: Optional[int], name: str, note: str, uploader: str
+    ) -> Receiving:
+        """An upload of `length` bytes about to arrive, refused now if its size says it cannot fit; its
+        bytes go to `write()` as they come (use it as a context manager: what is not stored goes)."""
+        if length is None:
+            raise UploadRefused("length_required", 411, name=name)
+        if length <= 0:
+            raise UploadRefused("empty", 400, name=name)
+        self.check_room(ticket, length, name)
+        self._ensure_directories()
+        return Receiving(
+            self, _Temporary(self.tmp, ".part"), ticket, conversation_id, length, name, note, uploader
+        )
+
     def receive(
         self,
         ticket: str,
@@ -284,77 +368,51 @@ class EvidenceStore:
     ) -> Tuple[StoredFile, bool]:
         """Streams one upload of `length` bytes from `stream` and stores it; returns the stored file and
         whether it was a duplicate of one already stored for the ticket. Raises UploadRefused."""
-        if length is None:
-            raise UploadRefused("length_required", 411, name=name)
-        if length <= 0:
-            raise UploadRefused("empty", 400, name=name)
-        self.check_room(ticket, length, name)
-        with self._temporary() as upload:
-            content_type, upload_sha256 = self._stream(stream, length, upload, name)
-            duplicate = self._duplicate(ticket, upload_sha256)
-            if duplicate is not None:
-                return duplicate, True
-            kind, extension = ALLOWED[content_type]
-            with self._temporary() as clean, self._temporary() as thumbnail:
-                details, has_thumbnail, preview = self._prepare(
-                    kind, content_type, upload, clean, thumbnail, name
-                )
-                stored = clean if kind == "image" else upload
-                sha256 = _sha256_of(stored.path) if kind == "image" else upload_sha256
-                record = {
-                    "ticket_number": ticket,
-                    "conversation_id": conversation_id,
-                    "kind": kind,
-                    "content_type": content_type,
-                    "file_name": f"{sha256}.{extension}",
-                    "thumbnail": f"{sha256}.thumb.jpg" if has_thumbnail else None,
-                    "size": stored.path.stat().st_size,
-                    "sha256": sha256,
-                    "upload_size": length,
-                    "upload_sha256": upload_sha256,
-                    "original_name": name,
-                    "note": note,
-                    "uploader": uploader[:64],
-                    "width": details.width,
-                    "height": details.height,
-                    "duration": details.duration,
-                    "preview": preview,
-                    "notified": False,
-                }
-                return self._commit(record, stored, thumbnail if has_thumbnail else None)
-
-    def _stream(self, stream: BinaryIO, length: int, target: _Temporary, name: str) -> Tuple[str, str]:
-        """Copies exactly `length` bytes to the temporary file, checking the type from the first bytes
-        before anything is written. Returns (checked type, sha256 of the bytes)."""
-        digest = hashlib.sha256()
-        received = 0
-        head = bytearray()
-        content_type: Optional[str] = None
-        while received < length:
-            try:
-                chunk = stream.read(min(CHUNK, length - received))
-            except OSError:  # a timeout or a reset connection
-                chunk = b""
-            if not chunk:
-                raise UploadRefused("truncated", 400, name=name)
-            received += len(chunk)
-            if received > self.settings.max_file_bytes:  # the declared length is checked; this is belt
-                raise UploadRefused("too_large", 413, name=name, limit=self.settings.max_file_bytes)
-            if content_type is None:
-                head += chunk
-                if len(head) < SNIFF_BYTES and received < length:
-                    continue
+        with self.begin(ticket, conversation_id, length, name, note, uploader) as upload:
+            while upload.missing:
                 try:
-                    content_type = sniff(bytes(head[:SNIFF_BYTES]))
-                except UploadRefused as refused:
-                    refused.params["name"] = name
-                    raise
-                chunk, head = bytes(head), bytearray()
-            digest.update(chunk)
-            target.file.write(chunk)
-        target.file.flush()
-        os.fsync(target.file.fileno())
-        return content_type or "", digest.hexdigest()
+                    chunk = stream.read(min(CHUNK, upload.missing))
+                except OSError:  # a timeout or a reset connection
+                    chunk = b""
+                if not chunk:
+                    raise UploadRefused("truncated", 400, name=name)
+                upload.write(chunk)
+            return upload.finish()
+
+    def _store(self, upload: Receiving, content_type: str, upload_sha256: str) -> Tuple[StoredFile, bool]:
+        """A received upload checked, cleaned, and committed (or found to be a duplicate)."""
+        ticket, name = upload.ticket, upload.name
+        duplicate = self._duplicate(ticket, upload_sha256)
+        if duplicate is not None:
+            return duplicate, True
+        kind, extension = ALLOWED[content_type]
+        with self._temporary() as clean, self._temporary() as thumbnail:
+            details, has_thumbnail, preview = self._prepare(
+                kind, content_type, upload.temporary, clean, thumbnail, name
+            )
+            stored = clean if kind == "image" else upload.temporary
+            sha256 = _sha256_of(stored.path) if kind == "image" else upload_sha256
+            record = {
+                "ticket_number": ticket,
+                "conversation_id": upload.conversation_id,
+                "kind": kind,
+                "content_type": content_type,
+                "file_name": f"{sha256}.{extension}",
+                "thumbnail": f"{sha256}.thumb.jpg" if has_thumbnail else None,
+                "size": stored.path.stat().st_size,
+                "sha256": sha256,
+                "upload_size": upload.length,
+                "upload_sha256": upload_sha256,
+                "original_name": name,
+                "note": upload.note,
+                "uploader": upload.uploader[:64],
+                "width": details.width,
+                "height": details.height,
+                "duration": details.duration,
+                "preview": preview,
+                "notified": False,
+            }
+            return self._commit(record, stored, thumbnail if has_thumbnail else None)
 
     def _prepare(
         self,

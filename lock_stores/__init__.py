@@ -1,1 +1,4 @@
-"""Custom Rasa lock stores (referenced from endpoints.production.yml)."""
+"""The lock store Rasa uses with several servers (endpoints.production.yml).
+
+Layer: a Rasa adapter, on top.
+"""

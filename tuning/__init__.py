@@ -14,7 +14,9 @@ of each, and how to upgrade Rasa: docs/rasa-internals.md.
 CHECKED_VERSIONS = {
     "rasa": "3.6.21",  # every module: the functions replaced (CHECKED_SOURCES)
     "rasa-sdk": "3.6.2",  # action_call_events: form validation reads only the current turn's slot events
-    "sanic": "21.12.2",  # action_client: the action server closes idle connections after 5 s
+    # action_client: the action server closes idle connections after 5 s; scripts/web.py and
+    # evidence/http.py: Sanic's HTTP/1.1 connection internals (docs/rasa-internals.md)
+    "sanic": "21.12.2",
     "aiohttp": "3.9.5",  # action_client: a session's event loop (`ClientSession._loop`)
     "dask": "2022.10.2",  # graph_runner: dask's rules for a task's arguments (`dask.core._execute_task`)
     "scikit-learn": "1.1.3",  # logistic_regression: `predict_proba` multiplies by `coef_.T`
