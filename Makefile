@@ -23,7 +23,7 @@ help:
 	@echo "make shell            chat in the terminal (starts the action server too)"
 	@echo "make run              web chat http://localhost:8080, agent console /agent, REST on :$(RASA_PORT)"
 	@echo "make compare-configs  cross-validate config.yml against configs/*.yml"
-	@echo "make simulate         play a simulated day of users (var/simulation/); GOALS=tests/data/real_style_holdout.yml: real wording"
+	@echo "make simulate         play a simulated day of users (var/simulation/); real-style wording; GOALS=tests/data/answer_holdout.yml: the answer set"
 	@echo "make report           results/report.html with charts, from the simulation's stores"
 	@echo "make review-misses    the bot's misses in the tracker store (TRACKER_DB=sqlite:///var/simulation/tracker.db)"
 	@echo "make review-export    the supervisors' labels (page /review) into data/nlu/reviewed.yml"

@@ -3,18 +3,19 @@
 Starts its own action server and Rasa server on free ports, with the stores in var/simulation/
 (emptied first) and the simulated clock in a file that both servers read (CS_SIM_CLOCK_FILE). Users
 arrive over the day (more at lunch and in the evening). Most come with one need taken from the
-held-out answer set (tests/data/answer_holdout.yml): the cases with the same `expect` strings are one
-need, its single-turn non-follow-up cases the first questions, all its cases the wordings. Such a user
-asks, is satisfied only if the reply holds every expected string, then says so and rates the service
-when asked to; otherwise rephrases once and, still unanswered, asks for a human (queue in service
-hours, else a ticket or not). Smaller shares ask for a human at once, leave after the first reply, or
-stray out of scope. `--goals tests/data/real_style_holdout.yml` (make simulate GOALS=…) draws the needs
-and their wordings from the real-style held-out set instead — questions as people post them online —
-so that containment reflects real wording; its questions about other companies' platforms are not
-needs the bot could meet and are left out. Agents (9:00-21:00, accounts made with agents/cli.py,
-logged in through the console's API) take queued conversations and close them a few minutes later;
-most users then rate the human service. What became of each user's need goes to goals.json beside the
-stores (GOALS_FILE). Seeded: the same seed plays the same day. `make report` then reads them.
+real-style held-out set (tests/data/real_style_holdout.yml: questions as people post them online), so
+that the report's containment is what real wording gets and its misses show; its questions about
+other companies' platforms are not needs the bot could meet and are left out. `--goals
+tests/data/answer_holdout.yml` (make simulate GOALS=…) draws them from the held-out answer set
+instead. The cases with the same `expect` strings are one need, its single-turn non-follow-up cases
+the first questions, all its cases the wordings. Such a user asks, is satisfied only if the reply
+holds every expected string, then says so and rates the service when asked to; otherwise rephrases
+once and, still unanswered, asks for a human (queue in service hours, else a ticket or not). Smaller
+shares ask for a human at once, leave after the first reply, or stray out of scope. Agents
+(9:00-21:00, accounts made with agents/cli.py, logged in through the console's API) take queued
+conversations and close them a few minutes later; most users then rate the human service. What
+became of each user's need goes to goals.json beside the stores (GOALS_FILE). Seeded: the same seed
+plays the same day. `make report` then reads them.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from scripts.servers import ROOT, action_server, free_port, rasa_server, write_e
 SIMULATION_DIR = ROOT / "var" / "simulation"
 MODEL = ROOT / "models" / "douyin-cs.tar.gz"
 GOALS_SOURCE = ROOT / "tests" / "data" / "answer_holdout.yml"
-REAL_STYLE_GOALS = ROOT / "tests" / "data" / "real_style_holdout.yml"  # the other set --goals takes
+REAL_STYLE_GOALS = ROOT / "tests" / "data" / "real_style_holdout.yml"  # make simulate's default
 # Relative arrivals per hour of the day (0-23).
 HOURLY_ARRIVALS = [
     1,
@@ -415,8 +416,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 25))
     parser.add_argument("--out", type=Path, default=SIMULATION_DIR)
     parser.add_argument(
-        "--goals", type=Path, default=GOALS_SOURCE,
-        help=f"the held-out set the users' needs come from (or {display_path(REAL_STYLE_GOALS)})",
+        "--goals", type=Path, default=REAL_STYLE_GOALS,
+        help=f"the held-out set the users' needs come from (or {display_path(GOALS_SOURCE)})",
     )  # fmt: skip
     args = parser.parse_args(argv)
     stats = simulate(args.out, args.date, args.users, args.seed, args.goals)
