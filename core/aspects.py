@@ -189,11 +189,11 @@ def combine(
 # with its clause.
 CLAUSE = re.compile(r"[^。！!；;，,\n？?]+[？?]?|[？?]")
 SENTENCE_END = re.compile(r"(?<=[a-z0-9])\.\s+")
-# A clause that asks something: a question mark, a question word, a request ("告诉我"), what the answer
+# A clause that asks something: a question mark, a question word, a request ("把电话给我"), what the answer
 # may be ("电话邮箱都行") or the condition of a question ("提交之后", "if I submit …").
 QUESTION_CLAUSE = re.compile(
     r"[？?吗呢么嘛]|怎|哪|谁|多少|多久|多长|多快|(?<!好)几|什么|啥|能不能|可不可以|有没有|是否|如何|行不行|要不要"
-    r"|会不会|是不是|请问|想问|想知道|告诉我|求助|求一个|都行|都可以|也行|均可|如果|要是|假如|之后|以后|的话"
+    r"|会不会|是不是|请问|想问|想知道|告诉我|给我|发我|帮我|麻烦|求助|求一个|都行|都可以|也行|均可|如果|要是|假如|之后|以后|的话"
     r"|\b(?:how|what|where|which|who|why)\b"
     r"|^(?:is|are|can|could|do|does|should|will|would|any|when|if|after|once|before)\b"
 )
