@@ -313,7 +313,9 @@ def also_asked(
         if extra is None or (part.is_empty and set(extra.shown) <= set(answer.shown)):
             continue
         said = "\n".join(lines)
-        if part.aspects == ("contact",) and all(
+        places = any(_has(c, "location") for c in extra.shown)
+        where = set(part.aspects) <= {"contact", "location"} and not places
+        if where and all(
             knowledge.localized(knowledge.channel(c), "contact", language) in said for c in extra.shown
         ):
             continue  # where to go is in the answer already ("www.douyin.com：…24小时内响应")
