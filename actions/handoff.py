@@ -15,7 +15,8 @@ from agents import live, user_queue
 from agents.accounts import find_agent
 from agents.staffing import Staffing, estimate_wait, has_agent_accounts, staffing_now
 from core import clock, knowledge, store
-from core.answers import green_channel
+from core.answers import aspect_answer, green_channel
+from core.aspects import Question
 from core.service_hours import (
     HumanAvailability,
     estimated_wait_minutes,
@@ -30,6 +31,7 @@ WAIT = {
     "en": ("{low}-{high} minutes", "about {low} min", " (peak time: up to 30)"),
 }
 
+WAITING_TOPIC = "waiting_time"  # the article's waits, for a user who is not in this queue
 logger = logging.getLogger(__name__)
 
 
@@ -156,7 +158,15 @@ class ActionQueuePosition(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        return for_queued_user(dispatcher, tracker, tell_place)
+        events = for_queued_user(dispatcher, tracker, tell_place)
+        if SlotSet("queued_for_human", False) in events:
+            # Not in this queue: the wait asked about is the app's ("排了半小时还没轮到我"), so the
+            # article's waits for its human agents follow.
+            language = conversation_language(tracker)
+            waits = aspect_answer(WAITING_TOPIC, Question(aspects=("response",)), language)
+            if waits is not None:
+                dispatcher.utter_message(text=waits.text)
+        return events
 
 
 QueueStep = Callable[[CollectingDispatcher, Tracker], Optional[List[EventType]]]

@@ -19,13 +19,15 @@ from actions.language import conversation_language, disclaim_once
 from core import clock, knowledge
 from core.answers import (
     Answer,
+    also_asked,
     aspect_answer,
     green_channel,
     more_channels_answer,
     overview_line,
     topic_answer,
+    with_notes,
 )
-from core.aspects import NO_ASPECT, Question, learned_aspect, named_channels, read_question
+from core.aspects import NO_ASPECT, Question, clause_readings, learned_aspect, named_channels, read_question
 from core.wording import words
 
 SUGGESTION_COUNT = 3
@@ -95,11 +97,16 @@ def answer_for(
     first about the channels the conversation already named ("紧急求助在哪" → "要多久")."""
     region, city = tracker.get_slot("region"), tracker.get_slot("city")
     preferred = tracker.get_slot("shown_channels") if follow_up else None
+    text = tracker.latest_message.get("text")
     if question.no_aspect and not follow_up and not (knowledge.topic(topic) or {}).get("aspect"):
         # A story or a complaint that names a channel ("智能客服就是个摆设") is about the case.
-        return topic_answer(topic, tracker.latest_message.get("text"), region, city, language)
-    found = aspect_answer(topic, question, language, region, city, clock.now(), preferred)
-    return found or topic_answer(topic, tracker.latest_message.get("text"), region, city, language)
+        answer = topic_answer(topic, text, region, city, language)
+    else:
+        found = aspect_answer(topic, question, language, region, city, clock.now(), preferred)
+        answer = found or topic_answer(topic, text, region, city, language)
+    # Two questions in one message: the other's answer too.
+    answer = also_asked(answer, topic, clause_readings(text), language, region, city)
+    return with_notes(answer, topic, text, language)
 
 
 def send(
@@ -186,6 +193,11 @@ def answer_topic(
     dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, confidence: float
 ) -> List[EventType]:
     """The answer for a case (the topic) read with `confidence`: the aspect asked, else the overview."""
+    if knowledge.only_other_platform(tracker.latest_message.get("text")) and not tracker.get_slot(
+        "human_requested"
+    ):
+        # "怎么举报一个B站的up主": a Douyin case, asked of another company's platform.
+        return other_platform_reply(dispatcher, tracker)
     language = conversation_language(tracker)
     events = disclaim_once(dispatcher, tracker)
     if topic == WAITING_TOPIC and tracker.get_slot("queued_for_human"):
@@ -288,6 +300,10 @@ class ActionSuggestTopics(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         language = conversation_language(tracker)
+        if knowledge.only_other_platform(tracker.latest_message.get("text")) and not tracker.get_slot(
+            "human_requested"
+        ):
+            return other_platform_reply(dispatcher, tracker)
         events = disclaim_once(dispatcher, tracker)
         if tracker.get_slot("human_requested"):
             return events + transfer_described(dispatcher, tracker)
@@ -297,6 +313,10 @@ class ActionSuggestTopics(Action):
         ranking = topic_ranking(tracker)
         close = [entry["name"] for entry in ranking if entry["confidence"] >= CANDIDATE_FLOOR][:2]
         aspect = asked_aspect(tracker)
+        if len(close) == 2 and same_answer(tracker, close, language):
+            # Either case answers the question with the same fact ("I appealed on the website: how
+            # long?"): answered, saying which case was assumed.
+            return events + answer_topic(dispatcher, tracker, close[0], ranking[0]["confidence"])
         if len(close) == 2:
             return events + ask_which(dispatcher, close, aspect, language)
         if close and ranking[0]["confidence"] >= ANSWER_ALONE:
@@ -315,6 +335,16 @@ class ActionSuggestTopics(Action):
         buttons.append({"title": HUMAN_BUTTON[language], "payload": f"{BUTTON_PREFIX}request_human"})
         dispatcher.utter_message(response="utter_suggest_topics", buttons=buttons)
         return events
+
+
+def same_answer(tracker: Tracker, topics: List[str], language: str) -> bool:
+    """The aspect asked has the same answer for each of `topics` (the same channels' same fact)."""
+    question = question_of(tracker)
+    if not question.aspects:
+        return False
+    region, city = tracker.get_slot("region"), tracker.get_slot("city")
+    answers = [aspect_answer(topic, question, language, region, city) for topic in topics]
+    return all(a is not None for a in answers) and len({a.text for a in answers}) == 1
 
 
 def ask_which(
@@ -366,21 +396,27 @@ class ActionOtherPlatform(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
-        language = conversation_language(tracker)
-        events = disclaim_once(dispatcher, tracker)
-        text = tracker.latest_message.get("text") or ""
-        w = words(language)
-        platform, rest = knowledge.platform_named(text, language)
-        lines = [w["other_platform"].format(platform=platform)]
-        channels, _ = named_channels(rest)
-        if channels:
-            said: List[str] = []
-            lines.append(w["douyins_own"] + overview_line(channels[0], language, said))
-        nearest = next(iter(topic_ranking(tracker)), None)
-        buttons = []
-        if nearest is not None:
-            title = knowledge.topic_title(nearest["name"], language)
-            payload = f"{BUTTON_PREFIX}{nearest['name']}"
-            buttons.append({"title": w["douyins_topic"].format(title=title), "payload": payload})
-        dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
-        return events
+        return other_platform_reply(dispatcher, tracker)
+
+
+def other_platform_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:
+    """This is Douyin's service, not the other platform's; Douyin's channel the question names, and
+    the nearest Douyin topic as a button."""
+    language = conversation_language(tracker)
+    events = disclaim_once(dispatcher, tracker)
+    text = tracker.latest_message.get("text") or ""
+    w = words(language)
+    platform, rest = knowledge.platform_named(text, language)
+    lines = [w["other_platform"].format(platform=platform)]
+    channels, _ = named_channels(rest)
+    if channels:
+        said: List[str] = []
+        lines.append(w["douyins_own"] + overview_line(channels[0], language, said))
+    nearest = next(iter(topic_ranking(tracker)), None)
+    buttons = []
+    if nearest is not None:
+        title = knowledge.topic_title(nearest["name"], language)
+        payload = f"{BUTTON_PREFIX}{nearest['name']}"
+        buttons.append({"title": w["douyins_topic"].format(title=title), "payload": payload})
+    dispatcher.utter_message(text="\n".join(lines), buttons=buttons)
+    return events

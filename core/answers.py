@@ -4,7 +4,7 @@ question asks one, else a short overview of the case; the rest is offered as a b
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import List, Optional
 
@@ -21,6 +21,7 @@ ASPECT_CHANNELS = {"location": 3, "booking": 3}
 PROCESS_CHANNELS = 2  # "what happens next" where no channel of the case has a process of its own
 NOT_GIVEN = ("文章未给出", "文章只写到", "the article gives no", "the article does not")
 HUMAN_HOURS_TOPIC = "human_hours"
+MAX_LINES = 7  # an answer's lines: with the question after it, a phone screen
 OVERVIEW = "overview"  # no aspect asked of a named channel: its contact, hours and response in a line
 
 
@@ -122,6 +123,13 @@ def _channels_asked(
     if question.channels:
         return list(question.channels)
     candidates = _unique([*(preferred or []), *case_channels(topic_name, region, city)])
+    if len(question.kinds) > 1:
+        # "电话邮箱都行": the case's first channel of each kind named, then its others.
+        firsts = [
+            next((c for c in candidates if knowledge.channel(c)["kind"] == kind), kind_default_channel(kind))
+            for kind in question.kinds
+        ]
+        return _unique([c for c in candidates if c in firsts] + firsts + candidates)
     if question.kinds:
         kinds = set(question.kinds)
         of_kind = [c for c in candidates if knowledge.channel(c)["kind"] in kinds]
@@ -143,6 +151,8 @@ def _pick_aspect(topic_name: str, question: Question, channels: List[str]) -> Op
     if question.aspects:
         where = "location" in question.aspects or "contact" in question.aspects
         return "contact" if where else question.aspects[0]
+    if len(question.kinds) > 1 and not question.channels:
+        return "contact"  # "有没有电话和邮箱": how to reach each
     default = (knowledge.topic(topic_name) or {}).get("aspect")
     if default:
         return default
@@ -198,28 +208,37 @@ def _human_status(now: datetime, language: str) -> str:
     return w["off_duty"].format(clock=clock, reopens=reopens_text(availability, language)) + "\n" + first
 
 
-def _own_first(topic_name: str, channels: List[str]) -> List[str]:
-    """`channels` with the case's own ones (its channels, next step and green channels) first."""
+def _own_first(topic_name: str, channels: List[str], region: Optional[str] = None) -> List[str]:
+    """`channels` with the case's own ones (its channels, next step and green channels, and the line
+    for the user's region) first."""
     topic = knowledge.topic(topic_name) or {}
     own = {*topic.get("channels", []), *topic.get("next_channels", [])}
     own |= {topic.get("green"), topic.get("urgent_green")}
+    if region and topic.get("regional"):
+        own.add(case_channels(topic_name, region)[0])
     return [c for c in channels if c in own] + [c for c in channels if c not in own]
 
 
 def _fact_answer(
-    topic_name: str, aspect: str, channels: List[str], question: Question, language: str
+    topic_name: str,
+    aspect: str,
+    channels: List[str],
+    question: Question,
+    language: str,
+    region: Optional[str] = None,
 ) -> Answer:
     """One line per channel that has the fact; where none has it, "not given" and the nearest that has.
     The case's own channels answer before its alternative ("提现之后怎么跟进" is the creator channels'
     matter, not the feedback mailbox's process)."""
-    own = channels if question.channels else _own_first(topic_name, channels)
-    limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1))
+    own = channels if question.channels else _own_first(topic_name, channels, region)
+    several_kinds = len(question.kinds) if len(question.kinds) > 1 and not question.channels else 0
+    limit = max(len(question.channels), ASPECT_CHANNELS.get(aspect, 1), several_kinds)
     if aspect == "process" and not any(_has(c, aspect) for c in own[:PROCESS_CHANNELS]):
         # The article's "what happens next" for most channels is their response time: the case's
         # first channels' (its own, not its alternative's), in a line each.
         aspect, limit = "response", max(limit, PROCESS_CHANNELS)
-    channels = own
-    if not (question.channels or question.kinds):
+    channels = own if not several_kinds else channels
+    if not (question.channels or question.kinds) or several_kinds:
         # "How do I contact customer service?": a case whose channels are all ways in answers with several.
         limit = max(limit, ((knowledge.topic(topic_name) or {}).get("lines") or {}).get(aspect, 1))
     answering = [c for c in channels if _has(c, aspect) or aspect == "contact"][:limit]
@@ -250,6 +269,9 @@ def aspect_answer(
 ) -> Optional[Answer]:
     """The direct answer to the aspect asked, for the channel(s) of the case; None if none is asked.
     `preferred`: channels the conversation already named, asked first in a follow-up."""
+    told = [c for c in question.told if c in case_channels(topic_name)]
+    if told and not question.channels:
+        question = replace(question, channels=tuple(told))  # named in the story, one of the case's
     channels = _channels_asked(topic_name, question, region, city, preferred)
     aspect = _pick_aspect(topic_name, question, channels)
     if aspect is None:
@@ -261,12 +283,70 @@ def aspect_answer(
         said: List[str] = []
         answer = Answer("\n".join(overview_line(c, language, said) for c in shown), shown=shown)
     elif prepare_topic:
+        submit = (knowledge.topic(prepare_topic) or {}).get("submit")
+        if submit and not (question.channels or question.kinds):
+            channels = _unique([submit, *channels])  # where the evidence goes
         answer = _prepare_answer(prepare_topic, channels, language)
     else:
-        answer = _fact_answer(topic_name, aspect, channels, question, language)
+        answer = _fact_answer(topic_name, aspect, channels, question, language, region)
     if topic_name == HUMAN_HOURS_TOPIC and now is not None:
         answer.text += "\n" + _human_status(now, language)
     answer.more = any(c not in answer.shown for c in every)
+    return answer
+
+
+def also_asked(
+    answer: Answer,
+    topic_name: str,
+    parts: List[Question],
+    language: str = "zh",
+    region: Optional[str] = None,
+    city: Optional[str] = None,
+) -> Answer:
+    """`answer` with the answers to the message's other questions ("…在哪？…要多久"): each question
+    clause's aspect, the lines not yet said, as long as the message fits a screen. A clause that asks
+    no aspect ("钱怎么退") asks where to go: the case's own channel."""
+    lines = answer.text.splitlines()
+    for part in parts:
+        asked = Question(aspects=("contact",)) if part.is_empty else part
+        extra = aspect_answer(topic_name, asked, language, region, city)
+        if extra is None or (part.is_empty and set(extra.shown) <= set(answer.shown)):
+            continue
+        said = "\n".join(lines)
+        places = any(_has(c, "location") for c in extra.shown)
+        where = set(part.aspects) <= {"contact", "location"} and not places
+        if where and all(
+            knowledge.localized(knowledge.channel(c), "contact", language) in said for c in extra.shown
+        ):
+            continue  # where to go is in the answer already ("www.douyin.com：…24小时内响应")
+        new = [line for line in extra.text.splitlines() if line not in lines]
+        if not new or len(lines) + len(new) > MAX_LINES:
+            continue
+        lines += new
+        answer.shown += [c for c in extra.shown if c not in answer.shown]
+    every = case_channels(topic_name, region, city)
+    return Answer("\n".join(lines), shown=answer.shown, more=any(c not in answer.shown for c in every))
+
+
+NOTE_TERM = re.compile(r"[“\"]([^”\"]+)[”\"]")  # a feature a channel's note names: “长辈模式”
+
+
+def with_notes(answer: Answer, topic_name: str, text: Optional[str], language: str = "zh") -> Answer:
+    """A feature the message asks about that a channel of the case offers by its note ("长辈模式在哪开"
+    → the WeChat account, which has “长辈模式”): that channel and its note, if the answer lacks it."""
+    lowered = (text or "").lower()
+    w = words(language)
+    for channel_id in _unique([*answer.shown, *case_channels(topic_name)]):
+        info = knowledge.channel(channel_id)
+        terms = NOTE_TERM.findall(f"{info.get('note', '')} {info.get('note_en', '')}")
+        note = knowledge.localized(info, "note", language)
+        if not any(term.lower() in lowered for term in terms) or note in answer.text:
+            continue
+        name = f"{knowledge.KIND_ICONS[info['kind']]} {knowledge.localized(info, 'name', language)}"
+        contact = knowledge.localized(info, "contact", language)
+        line = f"{name}{w['colon']}{contact}{w['open']}{note}{w['close']}"
+        shown = answer.shown if channel_id in answer.shown else [*answer.shown, channel_id]
+        return Answer(f"{answer.text}\n{line}", shown=shown, more=answer.more)
     return answer
 
 

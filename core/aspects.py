@@ -71,6 +71,9 @@ class Question:
     # The classifier is sure no aspect is asked ("智能客服就是个摆设"): a channel named is not a question
     # about that channel, so a case's first message gets the case's overview.
     no_aspect: bool = False
+    # Channels named only in the story around the question ("给商业合作邮箱发邮件，要附带哪些材料",
+    # "人工客服挂我电话，哪里能投诉他"): the channel asked when it is one of the case's.
+    told: Tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -132,6 +135,13 @@ def _mask(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
+def _named_as(channel_id: str, kinds: Tuple[str, ...]) -> bool:
+    """The channel's name has a word of one of `kinds` ("未成年人保护专线" is a line)."""
+    info = knowledge.channel(channel_id)
+    names = f"{info['name']} {info.get('name_en', '')}".lower()
+    return any(pattern.search(names) for name, pattern in _kind_patterns() if name in kinds)
+
+
 def named_channels(text: str) -> Tuple[Tuple[str, ...], str]:
     """The channels a text names (aliases, numbers, e-mails) and the text with those words blanked."""
     found: List[str] = []
@@ -175,9 +185,57 @@ def combine(
     return asked + tuple(a for a in words if a not in asked) if asked else ()
 
 
+# Clauses: a message splits at sentence ends and commas ("等了一晚上了，这种找谁"); a question mark stays
+# with its clause.
+CLAUSE = re.compile(r"[^。！!；;，,\n？?]+[？?]?|[？?]")
+SENTENCE_END = re.compile(r"(?<=[a-z0-9])\.\s+")
+# A clause that asks something: a question mark, a question word, a request ("把电话给我"), what the answer
+# may be ("电话邮箱都行") or the condition of a question ("提交之后", "if I submit …").
+QUESTION_CLAUSE = re.compile(
+    r"[？?吗呢么嘛]|怎|哪|谁|多少|多久|多长|多快|(?<!好)几|什么|啥|能不能|可不可以|有没有|是否|如何|行不行|要不要"
+    r"|会不会|是不是|请问|想问|想知道|告诉我|给我|发我|帮我|麻烦|求助|求一个|都行|都可以|也行|均可|如果|要是|假如|之后|以后|的话"
+    r"|\b(?:how|what|where|which|who|why)\b"
+    r"|^(?:is|are|can|could|do|does|should|will|would|any|when|if|after|once|before)\b"
+)
+# "除了打电话还能发邮件吗": the way the user already knows is not the one asked for.
+BESIDES = re.compile(
+    r"除了[^，,。？?]*?(?:以外|之外|外|还|，|,)"
+    r"|(?:besides|apart from|other than) [a-z ]+?(?=,|$| is| are| can)"
+)
+
+
+MAX_CLAUSES = 3  # question clauses of one message answered
+
+
+def clauses(text: str) -> List[str]:
+    parts = (part.strip() for part in CLAUSE.findall(SENTENCE_END.sub("\n", text)))
+    return [part for part in parts if part.strip("？? ")]
+
+
+def question_clauses(text: str) -> List[str]:
+    """The clauses of `text` that ask something ("这种找谁" after a story)."""
+    return [part for part in clauses(text) if QUESTION_CLAUSE.search(part)]
+
+
+def asked_part(text: str) -> str:
+    """What the message asks: its question clauses when a story comes with them (the time words of
+    "等了一晚上了" or the e-mail of "发邮件也石沉大海" tell the story, not the question), else all of it."""
+    asked = question_clauses(text)
+    return "，".join(asked) if asked and len(asked) < len(clauses(text)) else text
+
+
+def _words_and_kinds(text: str) -> Tuple[Tuple[str, ...], Tuple[str, ...], Tuple[str, ...]]:
+    """The word lists' aspects, the channel kinds and the channels named in `text` (lower case)."""
+    channels, rest = named_channels(text)
+    words = tuple(name for name, pattern in _aspect_patterns() if pattern.search(text))
+    rest = BESIDES.sub(" ", rest)
+    kinds = tuple(name for name, pattern in _kind_patterns() if pattern.search(rest))
+    return words, kinds, channels
+
+
 def read_question(text: Optional[str], learned: Optional[LearnedAspect] = None) -> Question:
     """The aspects (the learned one with the word lists, see `combine`), channel kinds and channels
-    named in `text`."""
+    named in what `text` asks (`asked_part`); a purpose word anywhere in it ("被盗了") names its channel."""
     lowered = (text or "").lower()[:500]
     if lowered.startswith("/"):
         # A button: its payload may carry the aspect ('/account_ban{"aspect": "response"}').
@@ -185,15 +243,19 @@ def read_question(text: Optional[str], learned: Optional[LearnedAspect] = None) 
         return Question(aspects=(named,) if named else ())
     if not lowered:
         return Question()
-    channels, rest = named_channels(lowered)
-    words = tuple(name for name, pattern in _aspect_patterns() if pattern.search(lowered))
+    everywhere, rest = named_channels(lowered)
+    words, kinds, channels = _words_and_kinds(asked_part(lowered))
+    told = tuple(c for c in everywhere if c not in channels)
     aspects = combine(words, learned)
-    kinds = tuple(name for name, pattern in _kind_patterns() if pattern.search(rest))
     if kinds:
         # "人工客服电话": a channel of another kind than the one asked for names the case, not the
         # channel: the case's channel of the kind asked answers (the hotline, not the in-app path).
-        channels = tuple(c for c in channels if knowledge.channel(c)["kind"] in kinds)
-    if (kinds or aspects) and not channels:
+        # A channel whose name says it is of the kind asked stays ("未成年人保护专线电话").
+        channels, told = (
+            tuple(c for c in named if knowledge.channel(c)["kind"] in kinds or _named_as(c, kinds))
+            for named in (channels, told)
+        )
+    if (kinds or aspects) and not (channels or told):
         # "举报用哪个邮箱", "上海的怎么预约": a purpose names the channel of the kind asked, or the
         # place asked where or how to book; a purpose word alone ("北京天气") names nothing.
         fields = {aspect_field(a) for a in aspects} & PLACE_FIELDS
@@ -203,7 +265,15 @@ def read_question(text: Optional[str], learned: Optional[LearnedAspect] = None) 
             if (kind in kinds or any(knowledge.channel(cid).get(f) for f in fields)) and pattern.search(rest)
         )[:1]
     no_aspect = reading() != "words" and learned is not None and learned.sure and learned.name == NO_ASPECT
-    return Question(aspects=aspects, kinds=kinds, channels=channels, no_aspect=no_aspect and not aspects)
+    return Question(aspects, kinds, channels, no_aspect=no_aspect and not aspects, told=told)
+
+
+def clause_readings(text: Optional[str]) -> List[Question]:
+    """A message that asks more than one thing ("举报按钮在哪？能不能发邮件"): each question clause read
+    alone by the word lists (the learned aspect reads the whole message); none when it asks one."""
+    lowered = (text or "").lower()[:500]
+    asked = [] if lowered.startswith("/") else question_clauses(lowered)
+    return [read_question(clause) for clause in asked[:MAX_CLAUSES]] if len(asked) > 1 else []
 
 
 def aspect_field(aspect: str) -> str:

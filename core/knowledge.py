@@ -13,6 +13,8 @@ KNOWLEDGE_DIR = Path(os.environ.get("CS_KNOWLEDGE_DIR", Path(__file__).resolve()
 
 # Symbols every font the widget and terminals use has (DejaVu, Noto CJK); picture emoji such as a
 # globe or a phone need an emoji font many machines lack, and show as empty boxes there.
+# Names of Douyin (and of its international app) in a message: a question that names one is about Douyin.
+DOUYIN_NAMES = ("抖音", "douyin", "tiktok")
 KIND_ICONS = {"phone": "☎", "email": "✉", "web": "▸", "app": "▸", "social": "▸", "offline": "▸"}
 
 
@@ -58,6 +60,15 @@ def platform_named(text: str, language: str = "zh") -> Tuple[str, str]:
                 named = named or localized(info, "name", language)
                 rest = rest.replace(alias, " " * len(alias))
     return named or localized(known["other"], "name", language), rest
+
+
+def only_other_platform(text: Optional[str]) -> bool:
+    """The message names another company's platform and not Douyin ("B站的up主" but not "从快手搬到
+    抖音")."""
+    lowered = (text or "").lower()
+    if lowered.startswith("/") or any(word in lowered for word in DOUYIN_NAMES):
+        return False
+    return platform_named(lowered)[1] != lowered
 
 
 def localized(entry: Dict[str, Any], field: str, language: str = "zh") -> Any:

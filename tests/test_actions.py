@@ -150,19 +150,34 @@ def test_low_confidence_asks_which_of_the_two_closest_cases() -> None:
 def test_the_two_case_question_keeps_the_aspect_asked_in_both_languages() -> None:
     ranking = [
         {"name": "account_ban", "confidence": 0.28},
-        {"name": "real_name_verification", "confidence": 0.25},
+        {"name": "creator_earnings", "confidence": 0.25},
     ]
     entities = [aspect_entity("response", 0.95)]
     tracker = make_tracker("nlu_fallback", "申诉要多久", ranking=ranking, entities=entities)
     messages, _ = run_action(ActionSuggestTopics(), tracker)
-    assert messages[0]["text"] == "您是想问“账号封禁/解封申诉”多久有结果，还是“实名认证问题”多久有结果？"
+    assert (
+        messages[0]["text"]
+        == "您是想问“账号封禁/解封申诉”多久有结果，还是“创作者收益提现/分成结算”多久有结果？"
+    )
     payloads = [b["payload"] for b in messages[0]["buttons"]]
-    assert payloads == ['/account_ban{"aspect": "response"}', '/real_name_verification{"aspect": "response"}']
+    assert payloads == ['/account_ban{"aspect": "response"}', '/creator_earnings{"aspect": "response"}']
     english = make_tracker("nlu_fallback", "how long?", ENGLISH, entities, ranking=ranking)
     messages, _ = run_action(ActionSuggestTopics(), english)
     assert messages[0]["text"].startswith(
         'Do you mean how long "Account ban / unban appeal" takes, or how long'
     )
+
+
+def test_two_close_cases_with_the_same_answer_are_answered_not_asked() -> None:
+    # The appeal and the real-name check are both the website's: "how long" has one answer.
+    ranking = [
+        {"name": "account_ban", "confidence": 0.28},
+        {"name": "real_name_verification", "confidence": 0.25},
+    ]
+    entities = [aspect_entity("response", 0.95)]
+    tracker = make_tracker("nlu_fallback", "申诉要多久", ranking=ranking, entities=entities)
+    text = texts(run_action(ActionSuggestTopics(), tracker)[0])
+    assert "24小时" in text and "您是想问" not in text and "我按“账号封禁/解封申诉”来回答" in text
 
 
 def test_with_no_close_case_the_topics_are_listed() -> None:
@@ -246,6 +261,62 @@ def test_another_platform_is_named_and_only_douyins_own_channel_offered() -> Non
     assert "微信视频号" in channels[0]["text"] and "抖音客服中心" not in channels[0]["text"]
     english = make_tracker("other_platform", "bilibili support?", ENGLISH, ranking=ranking)
     assert "Bilibili" in run_action(ActionOtherPlatform(), english)[0][0]["text"]
+
+
+def test_two_questions_in_one_message_get_both_answers() -> None:
+    tracker = make_tracker(
+        "report_content", "举报按钮在哪里？可以发邮件举报吗", entities=[aspect_entity("contact")]
+    )
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert "右上角" in text and "jubao@douyin.com" in text
+    hours = make_tracker("vip_channel", "VIP通道几点有人？要等多久", entities=[aspect_entity("response")])
+    text = run_action(ActionAnswerTopic(), hours)[0][0]["text"]
+    assert "排班" in text and "<3分钟" in text
+    one = make_tracker("vip_channel", "VIP通道要等多久", entities=[aspect_entity("response")])
+    assert "排班" not in run_action(ActionAnswerTopic(), one)[0][0]["text"]
+
+
+def test_a_way_to_get_the_money_back_and_a_number_in_one_message() -> None:
+    tracker = make_tracker(
+        "recharge_refund", "抖币重复扣费了怎么退？热线是多少", entities=[aspect_entity("contact")]
+    )
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert "www.douyin.com" in text and "400-992-2556" in text
+
+
+@pytest.mark.parametrize("topic", ["contact_general", "in_app_help"])
+def test_several_kinds_named_get_a_line_each(topic) -> None:
+    tracker = make_tracker(
+        topic, "APP里的、电话、邮件都可以，怎么联系你们", entities=[aspect_entity("contact")]
+    )
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert "反馈与帮助" in text and "400-992-2556" in text and "feedback@douyin.com" in text
+    phone_or_mail = make_tracker(
+        "contact_general", "怎么找客服，电话邮箱都可以", entities=[aspect_entity("contact")]
+    )
+    text = run_action(ActionAnswerTopic(), phone_or_mail)[0][0]["text"]
+    assert "反馈与帮助" in text and "400-992-2556" in text and "feedback@douyin.com" in text
+
+
+def test_a_feature_a_channel_offers_is_answered_with_that_channel() -> None:
+    tracker = make_tracker("elderly_care", "长辈模式去哪里打开", entities=[aspect_entity("contact")])
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert "长辈模式" in text and "抖音客服中心" in text
+    plain = make_tracker("elderly_care", "老人找客服去哪", entities=[aspect_entity("contact")])
+    assert "长辈模式" not in run_action(ActionAnswerTopic(), plain)[0][0]["text"]
+
+
+def test_the_evidence_of_a_report_goes_to_the_reporting_mailbox() -> None:
+    tracker = make_tracker("report_content", "截图和录屏要交到哪", entities=[aspect_entity("prepare")])
+    assert "jubao@douyin.com" in run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+
+
+def test_a_douyin_case_asked_of_another_platform_gets_the_honest_reply() -> None:
+    tracker = make_tracker("report_content", "怎么举报B站的一个主播")
+    text = run_action(ActionAnswerTopic(), tracker)[0][0]["text"]
+    assert "抖音客服的模拟器" in text and "哔哩哔哩" in text and "右上角" not in text
+    douyin = make_tracker("copyright_complaint", "我的视频被搬到快手上了，在抖音能投诉吗")
+    assert "抖音客服的模拟器" not in texts(run_action(ActionAnswerTopic(), douyin)[0])
 
 
 def test_solved_asks_for_a_rating_and_the_rating_is_stored(database) -> None:

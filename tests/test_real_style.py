@@ -235,19 +235,12 @@ def test_figures_per_topic_and_shape_are_written(figures, capsys) -> None:
     assert figures["cases"] == len(cases()) and set(figures["per_topic"]) >= set(knowledge_topics())
 
 
-# The set measures a bot that does not meet these two targets yet: they are expected failures until it
-# does (not strict, so the suite turns them into passes by itself then); the figures are printed above.
-NOT_YET = pytest.mark.xfail(
-    strict=False, reason="the current model misses the target on real-style wording: results/real_style.json"
-)
-
-
-@NOT_YET
+# The targets: the right fact in 95 % of the replies, and in 85 % of every topic's (the figures are
+# printed above).
 def test_replies_carry_the_right_fact(figures) -> None:
     assert figures["overall"] >= MIN_OVERALL, f"{figures['overall']}; misses in {RESULTS}"
 
 
-@NOT_YET
 def test_no_topic_is_weak(figures) -> None:
     weak = {name: r["rate"] for name, r in figures["per_topic"].items() if r["rate"] < MIN_PER_TOPIC}
     assert weak == {}, f"below {MIN_PER_TOPIC}: {weak}; misses in {RESULTS}"

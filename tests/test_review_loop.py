@@ -65,6 +65,7 @@ LABELLED = [
     ("我在抖音商城买的东西一直不发货找谁 订单DY20261120-000321",
      "我在抖音商城买的东西一直不发货找谁 订单<工单号>", "skip", None, None),
 ]  # fmt: skip
+HUMAN_AFTER = ("抖音号登录的时候一直提示异常怎么办", "转人工")
 RACED = ("有人冒充我的抖音号 uid 556677889 发广告怎么举报", "有人冒充我的抖音号 uid <抖音号> 发广告怎么举报")
 RAW = re.compile(r"13912345678|dy_kitty2020|110101199003074578|13800001111|shop\.owner88|556677889|000321")
 
@@ -92,6 +93,11 @@ def bot(tmp_path_factory: pytest.TempPathFactory):
             sender = new_sender()
             running.say(sender, typed)
             running.say(sender, "没解决")
+        # Answered, then a person asked for ("答复后转人工"): the simulated users, whose questions the bot
+        # mostly answers, may not do it on the day.
+        sender = new_sender()
+        running.say(sender, HUMAN_AFTER[0])
+        running.say(sender, HUMAN_AFTER[1])
         running.add_agent("lin", "林主管", role="supervisor")
         running.add_agent("wang", "王主管", role="supervisor")
         running.add_agent("xiaodou", "小抖")
