@@ -55,7 +55,7 @@ LABELLED = [
     ("抖音号dy_kitty2020的直播间被关了，多久能恢复",
      "抖音号<抖音号>的直播间被关了，多久能恢复", "correct", "account_ban", "response"),
     ("我身份证110101199003074578被别人拿去实名了怎么办",
-     "我身份证<身份证号>被别人拿去实名了怎么办", "correct", "privacy_data", "none"),
+     "我身份证<身份证号>被别人拿去实名了怎么办", "accept", None, None),  # real_name_verification
     ("直播打赏的钱能要回来吗 我手机13800001111",
      "直播打赏的钱能要回来吗 我手机<手机号>", "correct", "recharge_refund", "none"),
     ("开通抖音团购商家入驻要准备什么材料 邮箱 shop.owner88@163.com",
