@@ -193,10 +193,7 @@ def answer_topic(
     dispatcher: CollectingDispatcher, tracker: Tracker, topic: str, confidence: float
 ) -> List[EventType]:
     """The answer for a case (the topic) read with `confidence`: the aspect asked, else the overview."""
-    if knowledge.only_other_platform(tracker.latest_message.get("text")) and not tracker.get_slot(
-        "human_requested"
-    ):
-        # "怎么举报一个B站的up主": a Douyin case, asked of another company's platform.
+    if asked_of_other_platform(tracker):  # "怎么举报一个B站的up主": a Douyin case, another platform
         return other_platform_reply(dispatcher, tracker)
     language = conversation_language(tracker)
     events = disclaim_once(dispatcher, tracker)
@@ -300,9 +297,7 @@ class ActionSuggestTopics(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         language = conversation_language(tracker)
-        if knowledge.only_other_platform(tracker.latest_message.get("text")) and not tracker.get_slot(
-            "human_requested"
-        ):
+        if asked_of_other_platform(tracker):
             return other_platform_reply(dispatcher, tracker)
         events = disclaim_once(dispatcher, tracker)
         if tracker.get_slot("human_requested"):
@@ -397,6 +392,12 @@ class ActionOtherPlatform(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[str, Any]
     ) -> List[EventType]:
         return other_platform_reply(dispatcher, tracker)
+
+
+def asked_of_other_platform(tracker: Tracker) -> bool:
+    """The message names another company's platform and not Douyin, and no human was asked for."""
+    text = tracker.latest_message.get("text")
+    return knowledge.only_other_platform(text) and not tracker.get_slot("human_requested")
 
 
 def other_platform_reply(dispatcher: CollectingDispatcher, tracker: Tracker) -> List[EventType]:

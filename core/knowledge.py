@@ -11,10 +11,10 @@ import yaml
 
 KNOWLEDGE_DIR = Path(os.environ.get("CS_KNOWLEDGE_DIR", Path(__file__).resolve().parent.parent / "knowledge"))
 
-# Symbols every font the widget and terminals use has (DejaVu, Noto CJK); picture emoji such as a
-# globe or a phone need an emoji font many machines lack, and show as empty boxes there.
 # Names of Douyin (and of its international app) in a message: a question that names one is about Douyin.
 DOUYIN_NAMES = ("抖音", "douyin", "tiktok")
+# Symbols every font the widget and terminals use has (DejaVu, Noto CJK); picture emoji such as a
+# globe or a phone need an emoji font many machines lack, and show as empty boxes there.
 KIND_ICONS = {"phone": "☎", "email": "✉", "web": "▸", "app": "▸", "social": "▸", "offline": "▸"}
 
 
