@@ -74,7 +74,11 @@ new MutationObserver(() => {
 
 def start_servers(workdir: Path, model: Path) -> List:
     action_port, rasa_port, web_port = free_port(), free_port(), free_port()
-    env = {"CS_SIM_NOW": SIM_NOW, "CS_DATABASE_URL": f"sqlite:///{workdir / 'service.db'}"}
+    env = {
+        "CS_SIM_NOW": SIM_NOW,
+        "CS_DATABASE_URL": f"sqlite:///{workdir / 'service.db'}",
+        "CS_WEB_ORIGIN": f"http://127.0.0.1:{web_port}",  # the page's origin, the one Rasa answers (CORS)
+    }
     endpoints = write_endpoints(workdir / "endpoints.yml", action_port, workdir / "tracker.db")
     servers = []
     try:
