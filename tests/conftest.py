@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from core import store
+from tests import postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,3 +69,13 @@ def run_action(action: Action, tracker: Tracker) -> tuple:
 
 def slot_events(events: List[Dict[str, Any]]) -> Dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[postgres.TempPostgres]:
+    """A throwaway PostgreSQL server for a test module (skipped where PostgreSQL is not installed)."""
+    if not postgres.available():
+        pytest.skip("needs PostgreSQL")
+    server = postgres.TempPostgres().init()
+    yield server
+    server.destroy()

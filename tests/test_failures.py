@@ -20,13 +20,6 @@ TICKET_SLOTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def pg():
-    server = postgres.TempPostgres().init()
-    yield server
-    server.destroy()
-
-
 def ticket_count(url: str) -> int:
     with create_engine(url).connect() as connection:
         return connection.execute(select(func.count()).select_from(store.tickets)).scalar_one()

@@ -12,7 +12,7 @@ import sys
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 import sqlalchemy as sa
@@ -34,15 +34,6 @@ TABLES = [
     *review_schema.metadata.sorted_tables,
 ]
 ROWS = 12  # per table
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[postgres.TempPostgres]:
-    if not postgres.available():
-        pytest.skip("needs PostgreSQL")
-    server = postgres.TempPostgres().init()
-    yield server
-    server.destroy()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

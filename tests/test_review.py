@@ -8,7 +8,7 @@ import asyncio
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +17,6 @@ from core import store
 from review import datasets, export, labels
 from review.misses import Miss, comparable, find_miss, find_misses, similarity
 from review.scrub import scrub
-from tests import postgres
 from tests.conftest import ROOT
 
 SIM_DAY = "2026-11-25T{}:00+08:00"
@@ -176,15 +175,6 @@ def conversations() -> Dict[str, list]:
             "人工客服9:00-21:00",
         ),
     }
-
-
-@pytest.fixture(scope="module")
-def pg() -> Iterator[postgres.TempPostgres]:
-    if not postgres.available():
-        pytest.skip("needs PostgreSQL")
-    server = postgres.TempPostgres().init()
-    yield server
-    server.destroy()
 
 
 def save_conversations(tracker_store) -> None:
